@@ -2,16 +2,14 @@
  * The future-event set: a binary min-heap keyed by (timePs, seq), allocation-free once its
  * arrays have grown to the working size.
  *
- * Layout. The heap is one `Float64Array` holding four numbers per entry — time, seq, the
- * handler's argument, and `meta` (handler index and cancellation slot packed as
- * `handler * 2^25 + slot + 1`) — with the root at index 1, so the two children of an entry share
- * one 64-byte cache line. Sifting therefore touches one cache line per level, where a
- * struct-of-arrays heap touches one per array.
+ * Layout. The heap is a struct of three typed arrays (time, seq, payload) moved together by
+ * hole-moving sifts. The payload packs what to call: `arg * 2^21 + handler` for an ordinary
+ * event (so `arg` is an integer in [0, 2^32)), or `-(slot + 1)` for a cancellable one, whose
+ * handler and argument wait in a side table at `slot`. Ordinary events, the vast majority,
+ * therefore touch nothing but the heap.
  *
- * Cancellation. Most events are never cancelled, and they carry no slot (slot 0 in `meta`):
- * firing them touches nothing but the heap. A cancellable event takes a slot in a side table
- * (state and generation); {@link EventQueue.cancel} marks the slot and the event is skipped when
- * it reaches the root (lazy deletion, compacted when cancelled entries are the majority). A
+ * Cancellation. {@link EventQueue.cancel} marks the slot; the event is skipped when it reaches
+ * the root (lazy deletion; the heap is compacted when cancelled entries are the majority). A
  * slot's generation is bumped whenever it is recycled, so a stale {@link EventId} can never
  * cancel the slot's next occupant.
  *
@@ -32,23 +30,28 @@ const SLOT_BITS = 24;
 /** At most this many cancellable events can be pending at once (16.7 M). */
 export const PENDING_EVENTS_MAX = 2 ** SLOT_BITS;
 const GENERATION_MASK = 0x1fffffff; // generation * 2^24 + slot stays below 2^53
-const META_HANDLER = 2 ** (SLOT_BITS + 1); // meta = handler * META_HANDLER + slot + 1
-/** Handlers that can be registered (meta must stay an exact integer). */
-export const HANDLERS_MAX = 2 ** 27;
+const HANDLER_SPAN = 2 ** 21;
+/** Handlers that can be registered (the handler index takes the payload's low 21 bits). */
+export const HANDLERS_MAX = HANDLER_SPAN;
+/** Event arguments are integers below this (the payload's high 32 bits). */
+export const ARG_LIMIT = 2 ** 32;
 
-const STRIDE = 4;
 const SLOT_FREE = 0;
 const SLOT_PENDING = 1;
 const SLOT_CANCELLED = 2;
 
 /** The heap and slot table behind `Engine`; exported for the queue contract tests. */
 export class EventQueue {
-  private heap: Float64Array;
+  private heapTime: Float64Array;
+  private heapSeq: Float64Array;
+  private heapPayload: Float64Array;
   private heapCapacity: number;
   private size = 0;
   private seqNext = 0;
   private held = false;
 
+  private slotHandler: Int32Array;
+  private slotArg: Float64Array;
   private slotGeneration: Int32Array;
   private slotState: Uint8Array;
   private freeSlots: Int32Array;
@@ -58,19 +61,21 @@ export class EventQueue {
 
   /** Time of the event exposed by the last successful {@link take}. */
   topTimePs = 0;
-  /** Handler index of the event exposed by the last successful {@link take}. */
-  topHandler = 0;
   /** Argument of the event exposed by the last successful {@link take}. */
   topArg = 0;
-  /** Slot of that event (-1 for a non-cancellable one); already recycled. */
+  /** Slot of that event (-1 for an ordinary one); already recycled. */
   topSlot = -1;
 
   /** @param capacityInitial entries to preallocate; the queue grows by doubling past it. */
   constructor(capacityInitial = 1024) {
     assert(capacityInitial >= 1, "queue capacity must be positive");
     this.heapCapacity = capacityInitial;
-    this.heap = new Float64Array((capacityInitial + 1) * STRIDE);
+    this.heapTime = new Float64Array(capacityInitial);
+    this.heapSeq = new Float64Array(capacityInitial);
+    this.heapPayload = new Float64Array(capacityInitial);
     this.slotCapacity = 64;
+    this.slotHandler = new Int32Array(this.slotCapacity);
+    this.slotArg = new Float64Array(this.slotCapacity);
     this.slotGeneration = new Int32Array(this.slotCapacity);
     this.slotState = new Uint8Array(this.slotCapacity);
     this.freeSlots = new Int32Array(this.slotCapacity);
@@ -82,6 +87,11 @@ export class EventQueue {
     return this.size - this.cancelledCount - (this.held ? 1 : 0);
   }
 
+  /** Whether an event taken by {@link take} has not been released (its handler is running, or threw). */
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   /** Sequence numbers handed out so far (the total number of events ever scheduled). */
   get scheduledCount(): number {
     return this.seqNext;
@@ -89,11 +99,11 @@ export class EventQueue {
 
   /**
    * Schedules `handler(arg)` at `timePs`; ties fire in the order they were pushed. Not cancellable.
-   * Preconditions (checked by the engine): `timePs` is a safe integer not before the clock;
-   * `handler` is below {@link HANDLERS_MAX}.
+   * Preconditions (checked by the engine): `timePs` is a safe integer not before the clock,
+   * `handler` is below {@link HANDLERS_MAX}, `arg` an integer in [0, {@link ARG_LIMIT}).
    */
   push(timePs: number, handler: number, arg: number): void {
-    this.insert(timePs, arg, handler * META_HANDLER);
+    this.insert(timePs, arg * HANDLER_SPAN + handler);
   }
 
   /** As {@link push}, but returns an id that {@link cancel} accepts. */
@@ -101,7 +111,9 @@ export class EventQueue {
     if (this.freeCount === 0) this.growSlots();
     const slot = this.freeSlots[--this.freeCount] as number;
     this.slotState[slot] = SLOT_PENDING;
-    this.insert(timePs, arg, handler * META_HANDLER + slot + 1);
+    this.slotHandler[slot] = handler;
+    this.slotArg[slot] = arg;
+    this.insert(timePs, -(slot + 1));
     return ((this.slotGeneration[slot] as number) * PENDING_EVENTS_MAX + slot) as EventId;
   }
 
@@ -127,35 +139,38 @@ export class EventQueue {
   }
 
   /**
-   * Exposes the earliest live event if its time is at most `limitPs`: sets `topTimePs`,
-   * `topHandler`, `topArg` and `topSlot`, recycles its slot, and holds it at the root until
-   * {@link release}. Returns false when no live event is due.
+   * Exposes the earliest live event if its time is at most `limitPs`: returns its handler index
+   * and sets `topTimePs`, `topArg` and `topSlot`; recycles its slot and holds it at the root
+   * until {@link release}. Returns -1 when no live event is due.
    */
-  take(limitPs: number): boolean {
-    const heap = this.heap;
+  take(limitPs: number): number {
     for (;;) {
-      if (this.size === 0) return false;
-      const timePs = heap[STRIDE] as number;
-      if (timePs > limitPs && this.cancelledCount === 0) return false;
-      const meta = heap[STRIDE + 3] as number;
-      const handler = Math.floor(meta / META_HANDLER);
-      const slot = meta - handler * META_HANDLER - 1;
-      if (slot >= 0) {
-        if (this.slotState[slot] === SLOT_CANCELLED) {
-          this.cancelledCount--;
-          this.freeSlot(slot);
-          this.removeRoot();
-          continue;
-        }
-        if (timePs > limitPs) return false;
+      if (this.size === 0) return -1;
+      const timePs = this.heapTime[0] as number;
+      const payload = this.heapPayload[0] as number;
+      if (payload >= 0) {
+        if (timePs > limitPs) return -1;
+        const arg = Math.floor(payload / HANDLER_SPAN);
+        this.topTimePs = timePs;
+        this.topArg = arg;
+        this.topSlot = -1;
+        this.held = true;
+        return payload - arg * HANDLER_SPAN;
+      }
+      const slot = -payload - 1;
+      if (this.slotState[slot] === SLOT_CANCELLED) {
+        this.cancelledCount--;
         this.freeSlot(slot);
-      } else if (timePs > limitPs) return false;
+        this.removeRoot();
+        continue;
+      }
+      if (timePs > limitPs) return -1;
+      this.freeSlot(slot);
       this.topTimePs = timePs;
-      this.topHandler = handler;
-      this.topArg = heap[STRIDE + 2] as number;
+      this.topArg = this.slotArg[slot] as number;
       this.topSlot = slot;
       this.held = true;
-      return true;
+      return this.slotHandler[slot] as number;
     }
   }
 
@@ -173,53 +188,69 @@ export class EventQueue {
    * @throws AssertionError naming the first broken property.
    */
   verify(): void {
-    const heap = this.heap;
     let cancelled = 0;
     let withSlot = 0;
-    for (let i = 1; i <= this.size; i++) {
-      const slot = (heap[i * STRIDE + 3] as number) % META_HANDLER - 1;
-      if (slot >= 0 && !(this.held && i === 1)) {
+    for (let i = 0; i < this.size; i++) {
+      const payload = this.heapPayload[i] as number;
+      if (payload < 0 && !(this.held && i === 0)) {
+        const slot = -payload - 1;
         withSlot++;
         const state = this.slotState[slot];
         assert(state !== SLOT_FREE, () => `heap entry ${i} holds free slot ${slot}`);
         if (state === SLOT_CANCELLED) cancelled++;
       }
-      if (i === 1) continue;
-      const parent = i >> 1;
-      assert(before(heap, parent, i), () => `heap order broken at entry ${i}`);
+      if (i === 0) continue;
+      assert(this.before((i - 1) >> 1, i), () => `heap order broken at entry ${i}`);
     }
     assert(cancelled === this.cancelledCount, "cancelled count drifted");
     assert(this.freeCount + withSlot === this.slotCapacity, "cancellation slot leak");
   }
 
-  private insert(timePs: number, arg: number, meta: number): void {
+  /**
+   * Puts an entry into the heap. Doubles are never passed to the sift helpers: V8 would box
+   * each one in a heap number per call, so the entry is written into the heap first and the
+   * helpers read it back.
+   */
+  private insert(timePs: number, payload: number): void {
     const seq = this.seqNext++;
     if (this.held) {
       this.held = false;
-      this.siftDown(1, timePs, seq, arg, meta);
+      this.heapTime[0] = timePs;
+      this.heapSeq[0] = seq;
+      this.heapPayload[0] = payload;
+      this.siftDown(0);
       return;
     }
     if (this.size === this.heapCapacity) this.growHeap();
-    const heap = this.heap;
-    let i = ++this.size;
-    while (i > 1) {
-      const parent = i >> 1;
-      const p = parent * STRIDE;
-      const pt = heap[p] as number;
-      if (timePs < pt || (timePs === pt && seq < (heap[p + 1] as number))) {
-        const o = i * STRIDE;
-        heap[o] = pt;
-        heap[o + 1] = heap[p + 1] as number;
-        heap[o + 2] = heap[p + 2] as number;
-        heap[o + 3] = heap[p + 3] as number;
+    const i = this.size++;
+    this.heapTime[i] = timePs;
+    this.heapSeq[i] = seq;
+    this.heapPayload[i] = payload;
+    this.siftUp(i);
+  }
+
+  /** Moves the entry at `index` up (hole-moving) to where it belongs. */
+  private siftUp(index: number): void {
+    const time = this.heapTime;
+    const seqs = this.heapSeq;
+    const payloads = this.heapPayload;
+    const timePs = time[index] as number;
+    const seq = seqs[index] as number;
+    const payload = payloads[index] as number;
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const pt = time[parent] as number;
+      if (timePs < pt || (timePs === pt && seq < (seqs[parent] as number))) {
+        time[i] = pt;
+        seqs[i] = seqs[parent] as number;
+        payloads[i] = payloads[parent] as number;
         i = parent;
       } else break;
     }
-    const o = i * STRIDE;
-    heap[o] = timePs;
-    heap[o + 1] = seq;
-    heap[o + 2] = arg;
-    heap[o + 3] = meta;
+    time[i] = timePs;
+    seqs[i] = seq;
+    payloads[i] = payload;
   }
 
   private freeSlot(slot: number): void {
@@ -229,47 +260,56 @@ export class EventQueue {
   }
 
   private removeRoot(): void {
-    const last = this.size--;
-    if (last > 1) {
-      const heap = this.heap;
-      const o = last * STRIDE;
-      this.siftDown(1, heap[o] as number, heap[o + 1] as number, heap[o + 2] as number, heap[o + 3] as number);
+    const last = --this.size;
+    if (last > 0) {
+      this.heapTime[0] = this.heapTime[last] as number;
+      this.heapSeq[0] = this.heapSeq[last] as number;
+      this.heapPayload[0] = this.heapPayload[last] as number;
+      this.siftDown(0);
     }
   }
 
-  /** Moves a hole from entry `index` down and drops the given entry where it belongs. */
-  private siftDown(index: number, timePs: number, seq: number, arg: number, meta: number): void {
-    const heap = this.heap;
+  /** Moves the entry at `index` down (hole-moving) to where it belongs. */
+  private siftDown(index: number): void {
+    const time = this.heapTime;
+    const seqs = this.heapSeq;
+    const payloads = this.heapPayload;
+    const timePs = time[index] as number;
+    const seq = seqs[index] as number;
+    const payload = payloads[index] as number;
     const n = this.size;
     let i = index;
     for (;;) {
-      let child = i << 1;
-      if (child > n) break;
-      let c = child * STRIDE;
-      let ct = heap[c] as number;
-      if (child < n) {
-        const r = c + STRIDE;
-        const rt = heap[r] as number;
-        if (rt < ct || (rt === ct && (heap[r + 1] as number) < (heap[c + 1] as number))) {
-          child++;
-          c = r;
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      let ct = time[child] as number;
+      let cs = seqs[child] as number;
+      const right = child + 1;
+      if (right < n) {
+        const rt = time[right] as number;
+        if (rt < ct || (rt === ct && (seqs[right] as number) < cs)) {
+          child = right;
           ct = rt;
+          cs = seqs[right] as number;
         }
       }
-      if (ct < timePs || (ct === timePs && (heap[c + 1] as number) < seq)) {
-        const o = i * STRIDE;
-        heap[o] = ct;
-        heap[o + 1] = heap[c + 1] as number;
-        heap[o + 2] = heap[c + 2] as number;
-        heap[o + 3] = heap[c + 3] as number;
+      if (ct < timePs || (ct === timePs && cs < seq)) {
+        time[i] = ct;
+        seqs[i] = cs;
+        payloads[i] = payloads[child] as number;
         i = child;
       } else break;
     }
-    const o = i * STRIDE;
-    heap[o] = timePs;
-    heap[o + 1] = seq;
-    heap[o + 2] = arg;
-    heap[o + 3] = meta;
+    time[i] = timePs;
+    seqs[i] = seq;
+    payloads[i] = payload;
+  }
+
+  /** Whether heap entry `a` orders strictly before entry `b`. */
+  private before(a: number, b: number): boolean {
+    const at = this.heapTime[a] as number;
+    const bt = this.heapTime[b] as number;
+    return at < bt || (at === bt && (this.heapSeq[a] as number) < (this.heapSeq[b] as number));
   }
 
   /** Compacts once cancelled entries are the majority, so lazy cancellation cannot bloat the heap. */
@@ -280,37 +320,37 @@ export class EventQueue {
   /** Drops every cancelled entry and rebuilds the heap bottom-up (Floyd), O(n). */
   private compact(): void {
     assert(!this.held, "compaction while an event is held");
-    const heap = this.heap;
     let kept = 0;
-    for (let i = 1; i <= this.size; i++) {
-      const o = i * STRIDE;
-      const slot = (heap[o + 3] as number) % META_HANDLER - 1;
-      if (slot >= 0 && this.slotState[slot] === SLOT_CANCELLED) {
-        this.freeSlot(slot);
+    for (let i = 0; i < this.size; i++) {
+      const payload = this.heapPayload[i] as number;
+      if (payload < 0 && this.slotState[-payload - 1] === SLOT_CANCELLED) {
+        this.freeSlot(-payload - 1);
         continue;
       }
+      this.heapTime[kept] = this.heapTime[i] as number;
+      this.heapSeq[kept] = this.heapSeq[i] as number;
+      this.heapPayload[kept] = payload;
       kept++;
-      heap.copyWithin(kept * STRIDE, o, o + STRIDE);
     }
     this.size = kept;
     this.cancelledCount = 0;
-    for (let i = kept >> 1; i >= 1; i--) {
-      const o = i * STRIDE;
-      this.siftDown(i, heap[o] as number, heap[o + 1] as number, heap[o + 2] as number, heap[o + 3] as number);
-    }
+    for (let i = (kept >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
   private growHeap(): void {
-    this.heapCapacity *= 2;
-    const heap = new Float64Array((this.heapCapacity + 1) * STRIDE);
-    heap.set(this.heap);
-    this.heap = heap;
+    const capacity = this.heapCapacity * 2;
+    this.heapTime = resized(this.heapTime, new Float64Array(capacity));
+    this.heapSeq = resized(this.heapSeq, new Float64Array(capacity));
+    this.heapPayload = resized(this.heapPayload, new Float64Array(capacity));
+    this.heapCapacity = capacity;
   }
 
   private growSlots(): void {
     const old = this.slotCapacity;
     const capacity = old * 2;
     assert(capacity <= PENDING_EVENTS_MAX, () => `more than ${PENDING_EVENTS_MAX} cancellable events pending`);
+    this.slotHandler = resized(this.slotHandler, new Int32Array(capacity));
+    this.slotArg = resized(this.slotArg, new Float64Array(capacity));
     this.slotGeneration = resized(this.slotGeneration, new Int32Array(capacity));
     this.slotState = resized(this.slotState, new Uint8Array(capacity));
     this.freeSlots = resized(this.freeSlots, new Int32Array(capacity));
@@ -324,14 +364,7 @@ export class EventQueue {
   }
 }
 
-/** Whether heap entry `a` orders strictly before entry `b`. */
-function before(heap: Float64Array, a: number, b: number): boolean {
-  const at = heap[a * STRIDE] as number;
-  const bt = heap[b * STRIDE] as number;
-  return at < bt || (at === bt && (heap[a * STRIDE + 1] as number) < (heap[b * STRIDE + 1] as number));
-}
-
-function resized<T extends Int32Array | Uint8Array>(from: T, to: T): T {
+function resized<T extends Float64Array | Int32Array | Uint8Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }
