@@ -63,7 +63,7 @@ export class EventQueue {
   topTimePs = 0;
   /** Argument of the event exposed by the last successful {@link take}. */
   topArg = 0;
-  /** Slot of that event (-1 for an ordinary one); already recycled. */
+  /** Slot of the last cancellable event exposed by {@link take}; already recycled. */
   topSlot = -1;
 
   /** @param capacityInitial entries to preallocate; the queue grows by doubling past it. */
@@ -150,10 +150,9 @@ export class EventQueue {
       const payload = this.heapPayload[0] as number;
       if (payload >= 0) {
         if (timePs > limitPs) return -1;
-        const arg = Math.floor(payload / HANDLER_SPAN);
+        const arg = Math.floor(payload * (1 / HANDLER_SPAN));
         this.topTimePs = timePs;
         this.topArg = arg;
-        this.topSlot = -1;
         this.held = true;
         return payload - arg * HANDLER_SPAN;
       }
