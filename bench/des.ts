@@ -46,7 +46,20 @@ function main(): void {
     w.advance(o.steps);
     const wall = nowSeconds() - t0;
     const simTimeEnd = w.engine.nowPs / PS_PER_UNIT;
-    console.log(JSON.stringify({ engine: "p2psim", workload: "hold", N: o.N, warmup, steps: o.steps, seed: o.seed, wall_s: wall, events_per_s: o.steps / wall, native_events: o.steps, sim_time_end: simTimeEnd }));
+    console.log(
+      JSON.stringify({
+        engine: "p2psim",
+        workload: "hold",
+        N: o.N,
+        warmup,
+        steps: o.steps,
+        seed: o.seed,
+        wall_s: wall,
+        events_per_s: o.steps / wall,
+        native_events: o.steps,
+        sim_time_end: simTimeEnd,
+      }),
+    );
   } else if (o.workload === "mmc") {
     const warmup = o.warmup < 0 ? 100000 : o.warmup;
     const w = mmcWorkload(o.P, o.C, o.seed);
@@ -60,9 +73,20 @@ function main(): void {
     const simSpan = (w.engine.nowPs - s0) / PS_PER_UNIT;
     console.log(
       JSON.stringify({
-        engine: "p2psim", workload: "mmc", P: o.P, C: o.C, warmup, requests: o.requests, seed: o.seed, wall_s: wall,
-        requests_per_s: o.requests / wall, native_events: events, events_per_s: events / wall, events_per_request: events / o.requests,
-        sim_time_end: w.engine.nowPs / PS_PER_UNIT, throughput_sim: o.requests / simSpan,
+        engine: "p2psim",
+        workload: "mmc",
+        P: o.P,
+        C: o.C,
+        warmup,
+        requests: o.requests,
+        seed: o.seed,
+        wall_s: wall,
+        requests_per_s: o.requests / wall,
+        native_events: events,
+        events_per_s: events / wall,
+        events_per_request: events / o.requests,
+        sim_time_end: w.engine.nowPs / PS_PER_UNIT,
+        throughput_sim: o.requests / simSpan,
       }),
     );
   } else {

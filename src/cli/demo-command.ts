@@ -34,7 +34,21 @@ export function demoCommand(options: DemoCommandOptions, version: string, print:
   const replay = runEngineDemo(demo);
   const deterministic = replay.fingerprint === first.fingerprint;
   if (options.json) {
-    print(JSON.stringify({ p2psim: version, demo: "engine", seed: demo.seed, verdict: deterministic ? "pass" : "violation", fingerprint: first.fingerprint, replayFingerprint: replay.fingerprint, result: first }, null, 2));
+    print(
+      JSON.stringify(
+        {
+          p2psim: version,
+          demo: "engine",
+          seed: demo.seed,
+          verdict: deterministic ? "pass" : "violation",
+          fingerprint: first.fingerprint,
+          replayFingerprint: replay.fingerprint,
+          result: first,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     print(humanReport(first, replay, version, options.trace));
   }
@@ -53,7 +67,12 @@ function humanReport(run: EngineDemoResult, replay: EngineDemoResult, version: s
     `seed ${o.seed} · ${o.engines} DMA engines share one link with ${o.credits} credits · ${o.transferBytes}-byte transfers at ${o.bytesPerNs} B/ns · ${formatTime(o.durationPs)} simulated`,
     "",
     renderTable(
-      [{ header: "engine" }, { header: "transfers", alignRight: true }, { header: "mean wait for a credit", alignRight: true }, { header: "longest wait", alignRight: true }],
+      [
+        { header: "engine" },
+        { header: "transfers", alignRight: true },
+        { header: "mean wait for a credit", alignRight: true },
+        { header: "longest wait", alignRight: true },
+      ],
       rows,
     ),
     "",

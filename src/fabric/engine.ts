@@ -10,7 +10,7 @@
  */
 import { assert } from "./assert.js";
 import { type EventId, EventQueue, HANDLERS_MAX } from "./event-queue.js";
-import { Processes, type ProcessBody, type Process } from "./process.js";
+import { type Process, type ProcessBody, Processes } from "./process.js";
 import { RunRng, type Seed } from "./rng.js";
 import { TIME_MAX, type TimePs } from "./time.js";
 import { TraceBus } from "./trace.js";
@@ -229,6 +229,17 @@ export class Engine {
    */
   private loop(limitPs: number, eventsMax: number): RunOutcome {
     this.enter();
+    const firstFired = this.eventsFiredTotal;
+    let status: RunStatus;
+    try {
+      status = this.fireUntil(limitPs, eventsMax);
+    } finally {
+      this.running = false;
+    }
+    return { status, eventsFired: this.eventsFiredTotal - firstFired, nowPs: this.nowPs };
+  }
+
+  private fireUntil(limitPs: number, eventsMax: number): RunStatus {
     const queue = this.queue;
     const handlers = this.handlers;
     const verify = this.verify;
@@ -257,8 +268,7 @@ export class Engine {
         break;
       }
     }
-    this.running = false;
-    return { status, eventsFired: fired, nowPs: this.nowPs };
+    return status;
   }
 
   /** The cheap always-on checks of every scheduled event; messages are built only on failure. */

@@ -13,13 +13,13 @@
  * 6. `engine.trace.fingerprint.hex()` names what happened: same seed and scenario ⇒ same value.
  */
 export { AssertionError, assert, unreachable } from "./assert.js";
-export { type EngineOptions, Engine, type HandlerId, type RunOutcome, type RunStatus } from "./engine.js";
+export { Engine, type EngineOptions, type HandlerId, type RunOutcome, type RunStatus } from "./engine.js";
 export { type EventId, EventQueue, PENDING_EVENTS_MAX } from "./event-queue.js";
 export { Fingerprint } from "./fingerprint.js";
-export { Process, type ProcessBody, type ProcessState, Processes, type Suspension, sleep } from "./process.js";
+export { Process, type ProcessBody, Processes, type ProcessState, type Suspension, sleep } from "./process.js";
 export { TraceRecorder } from "./recorder.js";
 export { Resource } from "./resource.js";
-export { RngStream, RunRng, type Seed, assertSeed } from "./rng.js";
+export { assertSeed, RngStream, RunRng, type Seed } from "./rng.js";
 export { Condition, Signal } from "./signal.js";
 export { formatTime, ms, ns, ps, TIME_MAX, TIME_ZERO, type TimePs, us } from "./time.js";
 export { TraceBus, type TraceClock, type TraceEvent, type TraceFields, type TraceKinds, type TraceLayer, type TraceSink, type TraceValue } from "./trace.js";

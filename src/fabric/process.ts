@@ -149,7 +149,10 @@ export class Processes {
       return;
     }
     const suspension = step.value;
-    assert(suspension !== null && typeof suspension === "object" && typeof suspension.suspend === "function", () => `process ${process.name} yielded something that is not a Suspension`);
+    assert(
+      suspension !== null && typeof suspension === "object" && typeof suspension.suspend === "function",
+      () => `process ${process.name} yielded something that is not a Suspension`,
+    );
     process.state = "waiting";
     suspension.suspend(process);
   }

@@ -111,7 +111,12 @@ export function runEngineDemo(options: EngineDemoOptions, configure?: (engine: E
   engine.runUntil(options.durationPs);
   return {
     options,
-    rows: rows.map((r) => ({ engine: r.engine, transfers: r.transfers, waitPsMean: r.transfers === 0 ? 0 : Math.round(r.waitPsTotal / r.transfers), waitPsMax: r.waitPsMax })),
+    rows: rows.map((r) => ({
+      engine: r.engine,
+      transfers: r.transfers,
+      waitPsMean: r.transfers === 0 ? 0 : Math.round(r.waitPsTotal / r.transfers),
+      waitPsMax: r.waitPsMax,
+    })),
     linkUtilisation: busyCreditPs / (options.credits * options.durationPs),
     eventsFired: engine.eventsFired,
     traceEvents: engine.trace.count,

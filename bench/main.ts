@@ -1,0 +1,77 @@
+/**
+ * `npm run bench -- [suite...]`: tinybench suites, each printing throughput with the workload
+ * named. Suites: `engine` (the two standard DES workloads on p2psim's engine). Wall-clock time
+ * is read here and nowhere in the model.
+ */
+
+import { Bench } from "tinybench";
+import { bytesAllocatedDuring } from "./allocation.js";
+import { type DesWorkload, holdWorkload, mmcWorkload } from "./des-workloads.js";
+
+/** Events fired per task iteration: large enough that timer resolution does not matter. */
+const EVENTS_PER_ITERATION = 200_000;
+
+interface Case {
+  readonly name: string;
+  readonly workload: DesWorkload;
+  /** What one unit of `advance` is called in the output. */
+  readonly unit: "events" | "requests";
+  readonly perIteration: number;
+}
+
+function engineCases(): Case[] {
+  const hold = [1e3, 1e4, 1e5, 1e6].map((n) => ({
+    name: `(a) hold model, N=${n.toExponential(0)} pending`,
+    workload: holdWorkload(n, 12345),
+    unit: "events" as const,
+    perIteration: EVENTS_PER_ITERATION,
+  }));
+  const mmc = [100, 10_000].map((p) => ({
+    name: `(b) credit link C=16, P=${p} producers`,
+    workload: mmcWorkload(p, 16, 12345),
+    unit: "requests" as const,
+    perIteration: EVENTS_PER_ITERATION / 2,
+  }));
+  return [...hold, ...mmc];
+}
+
+async function runEngineSuite(): Promise<void> {
+  const cases = engineCases();
+  const bench = new Bench({ time: 1500, warmupTime: 300 });
+  for (const c of cases) bench.add(c.name, () => c.workload.advance(c.perIteration));
+  await bench.run();
+  console.log("suite engine: p2psim's Engine (typed-array queue, Resource) on the ../shared/bench workloads");
+  const rows = bench.tasks.map((task, i) => {
+    const c = cases[i] as Case;
+    const result = task.result;
+    const hz = result && "throughput" in result ? result.throughput.mean : 0;
+    const rate = hz * c.perIteration;
+    const measured = c.perIteration * 5;
+    const bytes = bytesAllocatedDuring(() => c.workload.advance(measured));
+    return {
+      workload: c.name,
+      [`${c.unit}/s`]: `${(rate / 1e6).toFixed(2)}M`,
+      "engine events/s": `${((rate * (c.unit === "requests" ? 2 : 1)) / 1e6).toFixed(2)}M`,
+      [`heap bytes allocated per ${c.unit.slice(0, -1)}`]: Number((bytes / measured).toFixed(3)),
+    };
+  });
+  console.table(rows);
+}
+
+const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite };
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2);
+  const chosen = names.length === 0 ? Object.keys(SUITES) : names;
+  for (const name of chosen) {
+    const suite = SUITES[name];
+    if (!suite) {
+      console.error(`unknown suite ${name}; suites: ${Object.keys(SUITES).join(", ")}`);
+      process.exitCode = 2;
+      return;
+    }
+    await suite();
+  }
+}
+
+await main();
