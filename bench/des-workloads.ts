@@ -7,7 +7,7 @@
  */
 import { Engine } from "../src/fabric/engine.js";
 import { Resource } from "../src/fabric/resource.js";
-import { mulberry32, thinkMean } from "./mulberry32.js";
+import { Mulberry32, thinkMean } from "./mulberry32.js";
 
 /** Picoseconds per model time unit. */
 export const PS_PER_UNIT = 1e9;
@@ -24,14 +24,13 @@ export interface DesWorkload {
 /** Workload (a): N pending events; each fired event schedules one more after Exp(1). */
 export function holdWorkload(pending: number, seed: number): DesWorkload {
   const engine = new Engine({ seed: 0, queueCapacity: pending + 1 });
-  const uniform = mulberry32(seed);
-  const expPs = () => Math.round(-PS_PER_UNIT * Math.log(1 - uniform()));
+  const rng = new Mulberry32(seed);
   let steps = 0;
   const hold = engine.handler((token) => {
     steps++;
-    engine.after(expPs(), hold, token);
+    engine.after(rng.exponentialRounded(PS_PER_UNIT), hold, token);
   }, "hold");
-  for (let i = 0; i < pending; i++) engine.at(expPs(), hold, i);
+  for (let i = 0; i < pending; i++) engine.at(rng.exponentialRounded(PS_PER_UNIT), hold, i);
   return {
     engine,
     progress: () => steps,
@@ -45,25 +44,24 @@ export function holdWorkload(pending: number, seed: number): DesWorkload {
 /** Workload (b): `producers` think, take one of `credits` link credits, hold it, release it. */
 export function mmcWorkload(producers: number, credits: number, seed: number): DesWorkload {
   const engine = new Engine({ seed: 0, queueCapacity: producers + 1 });
-  const uniform = mulberry32(seed);
+  const rng = new Mulberry32(seed);
   const thinkPsMean = thinkMean(producers, credits) * PS_PER_UNIT;
-  const expPs = (meanPs: number) => Math.round(-meanPs * Math.log(1 - uniform()));
   const link = new Resource(engine, "link", credits);
   let completed = 0;
   let target = 0;
   const serviceStart = engine.handler((i) => {
-    engine.after(expPs(PS_PER_UNIT), serviceEnd, i);
+    engine.after(rng.exponentialRounded(PS_PER_UNIT), serviceEnd, i);
   }, "service-start");
   const thinkEnd = engine.handler((i) => {
-    if (link.acquire(serviceStart, i)) engine.after(expPs(PS_PER_UNIT), serviceEnd, i);
+    if (link.acquire(serviceStart, i)) engine.after(rng.exponentialRounded(PS_PER_UNIT), serviceEnd, i);
   }, "think-end");
   const serviceEnd = engine.handler((i) => {
     completed++;
-    engine.after(expPs(thinkPsMean), thinkEnd, i);
+    engine.after(rng.exponentialRounded(thinkPsMean), thinkEnd, i);
     link.release();
     if (completed === target) engine.stop();
   }, "service-end");
-  for (let i = 0; i < producers; i++) engine.at(expPs(thinkPsMean), thinkEnd, i);
+  for (let i = 0; i < producers; i++) engine.at(rng.exponentialRounded(thinkPsMean), thinkEnd, i);
   return {
     engine,
     progress: () => completed,

@@ -2,8 +2,7 @@
  * The future-event set: a binary min-heap keyed by (timePs, seq), allocation-free once its
  * arrays have grown to the working size.
  *
- * Layout. The heap is a struct of three typed arrays (time, seq, payload) moved together by
- * hole-moving sifts. The payload packs what to call: `arg * 2^21 + handler` for an ordinary
+ * Layout. The {@link Heap} holds (time, seq, payload) per event. The payload packs what to call: `arg * 2^21 + handler` for an ordinary
  * event (so `arg` is an integer in [0, 2^32)), or `-(slot + 1)` for a cancellable one, whose
  * handler and argument wait in a side table at `slot`. Ordinary events, the vast majority,
  * therefore touch nothing but the heap.
@@ -20,6 +19,7 @@
  * {@link EventQueue.release} removes the root only if nothing replaced it.
  */
 import { assert } from "./assert.js";
+import { createHeap, type Heap } from "./heap.js";
 
 declare const eventIdBrand: unique symbol;
 
@@ -42,11 +42,7 @@ const SLOT_CANCELLED = 2;
 
 /** The heap and slot table behind `Engine`; exported for the queue contract tests. */
 export class EventQueue {
-  private heapTime: Float64Array;
-  private heapSeq: Float64Array;
-  private heapPayload: Float64Array;
-  private heapCapacity: number;
-  private size = 0;
+  private heap: Heap;
   private seqNext = 0;
   private held = false;
 
@@ -68,11 +64,8 @@ export class EventQueue {
 
   /** @param capacityInitial entries to preallocate; the queue grows by doubling past it. */
   constructor(capacityInitial = 1024) {
-    assert(capacityInitial >= 1, "queue capacity must be positive");
-    this.heapCapacity = capacityInitial;
-    this.heapTime = new Float64Array(capacityInitial);
-    this.heapSeq = new Float64Array(capacityInitial);
-    this.heapPayload = new Float64Array(capacityInitial);
+    assert(Number.isSafeInteger(capacityInitial) && capacityInitial >= 1, "queue capacity must be a positive integer");
+    this.heap = createHeap(capacityInitial);
     this.slotCapacity = 64;
     this.slotHandler = new Int32Array(this.slotCapacity);
     this.slotArg = new Float64Array(this.slotCapacity);
@@ -84,10 +77,10 @@ export class EventQueue {
 
   /** Events that will still fire: scheduled, not cancelled, not the one being fired. */
   get pendingCount(): number {
-    return this.size - this.cancelledCount - (this.held ? 1 : 0);
+    return this.heap.count() - this.cancelledCount - (this.held ? 1 : 0);
   }
 
-  /** Whether an event taken by {@link take} has not been released (its handler is running, or threw). */
+  /** Whether an event taken by {@link take} has not been released (its handler runs, or threw). */
   get isHeld(): boolean {
     return this.held;
   }
@@ -106,7 +99,7 @@ export class EventQueue {
     this.insert(timePs, arg * HANDLER_SPAN + handler);
   }
 
-  /** As {@link push}, but returns an id that {@link cancel} accepts. */
+  /** As {@link push}, but returns an id that {@link cancel} accepts; `arg` may be any number. */
   pushCancellable(timePs: number, handler: number, arg: number): EventId {
     if (this.freeCount === 0) this.growSlots();
     const slot = this.freeSlots[--this.freeCount] as number;
@@ -144,10 +137,11 @@ export class EventQueue {
    * until {@link release}. Returns -1 when no live event is due.
    */
   take(limitPs: number): number {
+    const heap = this.heap;
     for (;;) {
-      if (this.size === 0) return -1;
-      const timePs = this.heapTime[0] as number;
-      const payload = this.heapPayload[0] as number;
+      if (heap.count() === 0) return -1;
+      const timePs = heap.time[0] as number;
+      const payload = heap.payloads[0] as number;
       if (payload >= 0) {
         if (timePs > limitPs) return -1;
         const arg = Math.floor(payload * (1 / HANDLER_SPAN));
@@ -160,7 +154,7 @@ export class EventQueue {
       if (this.slotState[slot] === SLOT_CANCELLED) {
         this.cancelledCount--;
         this.freeSlot(slot);
-        this.removeRoot();
+        heap.removeTop();
         continue;
       }
       if (timePs > limitPs) return -1;
@@ -177,7 +171,7 @@ export class EventQueue {
   release(): void {
     if (this.held) {
       this.held = false;
-      this.removeRoot();
+      this.heap.removeTop();
     }
     if (this.cancelledCount !== 0) this.compactIfSparse();
   }
@@ -189,67 +183,34 @@ export class EventQueue {
   verify(): void {
     let cancelled = 0;
     let withSlot = 0;
-    for (let i = 0; i < this.size; i++) {
-      const payload = this.heapPayload[i] as number;
-      if (payload < 0 && !(this.held && i === 0)) {
-        const slot = -payload - 1;
-        withSlot++;
-        const state = this.slotState[slot];
-        assert(state !== SLOT_FREE, () => `heap entry ${i} holds free slot ${slot}`);
-        if (state === SLOT_CANCELLED) cancelled++;
-      }
-      if (i === 0) continue;
-      assert(this.before((i - 1) >> 1, i), () => `heap order broken at entry ${i}`);
-    }
+    this.heap.forEachPayload((payload, index) => {
+      if (payload >= 0 || (this.held && index === 0)) return;
+      const slot = -payload - 1;
+      withSlot++;
+      const state = this.slotState[slot];
+      assert(state !== SLOT_FREE, () => `heap entry ${index} holds free slot ${slot}`);
+      if (state === SLOT_CANCELLED) cancelled++;
+    });
+    assert(this.heap.isOrdered(), "heap order broken");
     assert(cancelled === this.cancelledCount, "cancelled count drifted");
     assert(this.freeCount + withSlot === this.slotCapacity, "cancellation slot leak");
   }
 
-  /**
-   * Puts an entry into the heap. Doubles are never passed to the sift helpers: V8 would box
-   * each one in a heap number per call, so the entry is written into the heap first and the
-   * helpers read it back.
-   */
+  /** Puts an event into the heap: in place of the held root when there is one (replace-top). */
   private insert(timePs: number, payload: number): void {
-    const seq = this.seqNext++;
-    if (this.held) {
+    const replacesRoot = this.held;
+    if (!replacesRoot && this.heap.count() === this.heap.capacity) this.growHeap();
+    const heap = this.heap;
+    const index = replacesRoot ? 0 : heap.count();
+    heap.time[index] = timePs;
+    heap.seqs[index] = this.seqNext++;
+    heap.payloads[index] = payload;
+    if (replacesRoot) {
       this.held = false;
-      this.heapTime[0] = timePs;
-      this.heapSeq[0] = seq;
-      this.heapPayload[0] = payload;
-      this.siftDown(0);
-      return;
+      heap.siftDownRoot();
+    } else {
+      heap.pushWritten();
     }
-    if (this.size === this.heapCapacity) this.growHeap();
-    const i = this.size++;
-    this.heapTime[i] = timePs;
-    this.heapSeq[i] = seq;
-    this.heapPayload[i] = payload;
-    this.siftUp(i);
-  }
-
-  /** Moves the entry at `index` up (hole-moving) to where it belongs. */
-  private siftUp(index: number): void {
-    const time = this.heapTime;
-    const seqs = this.heapSeq;
-    const payloads = this.heapPayload;
-    const timePs = time[index] as number;
-    const seq = seqs[index] as number;
-    const payload = payloads[index] as number;
-    let i = index;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const pt = time[parent] as number;
-      if (timePs < pt || (timePs === pt && seq < (seqs[parent] as number))) {
-        time[i] = pt;
-        seqs[i] = seqs[parent] as number;
-        payloads[i] = payloads[parent] as number;
-        i = parent;
-      } else break;
-    }
-    time[i] = timePs;
-    seqs[i] = seq;
-    payloads[i] = payload;
   }
 
   private freeSlot(slot: number): void {
@@ -258,90 +219,26 @@ export class EventQueue {
     this.freeSlots[this.freeCount++] = slot;
   }
 
-  private removeRoot(): void {
-    const last = --this.size;
-    if (last > 0) {
-      this.heapTime[0] = this.heapTime[last] as number;
-      this.heapSeq[0] = this.heapSeq[last] as number;
-      this.heapPayload[0] = this.heapPayload[last] as number;
-      this.siftDown(0);
-    }
-  }
-
-  /** Moves the entry at `index` down (hole-moving) to where it belongs. */
-  private siftDown(index: number): void {
-    const time = this.heapTime;
-    const seqs = this.heapSeq;
-    const payloads = this.heapPayload;
-    const timePs = time[index] as number;
-    const seq = seqs[index] as number;
-    const payload = payloads[index] as number;
-    const n = this.size;
-    let i = index;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      let ct = time[child] as number;
-      let cs = seqs[child] as number;
-      const right = child + 1;
-      if (right < n) {
-        const rt = time[right] as number;
-        if (rt < ct || (rt === ct && (seqs[right] as number) < cs)) {
-          child = right;
-          ct = rt;
-          cs = seqs[right] as number;
-        }
-      }
-      if (ct < timePs || (ct === timePs && cs < seq)) {
-        time[i] = ct;
-        seqs[i] = cs;
-        payloads[i] = payloads[child] as number;
-        i = child;
-      } else break;
-    }
-    time[i] = timePs;
-    seqs[i] = seq;
-    payloads[i] = payload;
-  }
-
-  /** Whether heap entry `a` orders strictly before entry `b`. */
-  private before(a: number, b: number): boolean {
-    const at = this.heapTime[a] as number;
-    const bt = this.heapTime[b] as number;
-    return at < bt || (at === bt && (this.heapSeq[a] as number) < (this.heapSeq[b] as number));
-  }
-
   /** Compacts once cancelled entries are the majority, so lazy cancellation cannot bloat the heap. */
   private compactIfSparse(): void {
-    if (this.cancelledCount > 64 && this.cancelledCount * 2 > this.size) this.compact();
+    if (this.cancelledCount > 64 && this.cancelledCount * 2 > this.heap.count()) this.compact();
   }
 
-  /** Drops every cancelled entry and rebuilds the heap bottom-up (Floyd), O(n). */
+  /** Drops every cancelled entry and restores the heap order, O(n). */
   private compact(): void {
     assert(!this.held, "compaction while an event is held");
-    let kept = 0;
-    for (let i = 0; i < this.size; i++) {
-      const payload = this.heapPayload[i] as number;
-      if (payload < 0 && this.slotState[-payload - 1] === SLOT_CANCELLED) {
-        this.freeSlot(-payload - 1);
-        continue;
-      }
-      this.heapTime[kept] = this.heapTime[i] as number;
-      this.heapSeq[kept] = this.heapSeq[i] as number;
-      this.heapPayload[kept] = payload;
-      kept++;
-    }
-    this.size = kept;
+    this.heap.filter((payload) => {
+      if (payload >= 0 || this.slotState[-payload - 1] !== SLOT_CANCELLED) return true;
+      this.freeSlot(-payload - 1);
+      return false;
+    });
     this.cancelledCount = 0;
-    for (let i = (kept >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
   private growHeap(): void {
-    const capacity = this.heapCapacity * 2;
-    this.heapTime = resized(this.heapTime, new Float64Array(capacity));
-    this.heapSeq = resized(this.heapSeq, new Float64Array(capacity));
-    this.heapPayload = resized(this.heapPayload, new Float64Array(capacity));
-    this.heapCapacity = capacity;
+    const larger = createHeap(this.heap.capacity * 2);
+    this.heap.moveTo(larger);
+    this.heap = larger;
   }
 
   private growSlots(): void {
