@@ -93,7 +93,7 @@ export class Resource {
    */
   release(units = 1): void {
     this.checkUnits(units);
-    assert(units <= this.inUseUnits, () => `resource ${this.name}: release of ${units} with ${this.inUseUnits} held`);
+    if (units > this.inUseUnits) assert(false, `resource ${this.name}: release of ${units} with ${this.inUseUnits} held`);
     this.inUseUnits -= units;
     while (this.count > 0) {
       const head = this.head;
@@ -106,8 +106,9 @@ export class Resource {
     }
   }
 
+  /** Hot path: the message is built only on failure (a closure here would be allocated per call). */
   private checkUnits(units: number): void {
-    assert(Number.isSafeInteger(units) && units > 0 && units <= this.capacity, () => `resource ${this.name}: ${units} units of ${this.capacity}`);
+    if (!(Number.isSafeInteger(units) && units > 0 && units <= this.capacity)) assert(false, `resource ${this.name}: ${units} units of ${this.capacity}`);
   }
 
   private enqueue(handler: HandlerId, arg: number, units: number): void {
