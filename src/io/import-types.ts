@@ -13,6 +13,8 @@ export interface ImportIssue {
   readonly line?: number;
   /** Where in an XML document, like `/topology/object[1]/object[3]` or `system/cpu[2]/pci[1]`. */
   readonly xmlPath?: string;
+  /** Where in a JSON or YAML document, like `$.hostBridges[0].devices[2].kind`. */
+  readonly jsonPath?: string;
   /** What was wrong or assumed, and what was expected. */
   readonly message: string;
 }

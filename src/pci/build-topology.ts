@@ -104,9 +104,10 @@ function collectExplicitBuses(spec: TopologySpec, ctx: BuildContext): void {
   }
 }
 
-function allocateBus(ctx: BuildContext, domain: number): number {
+/** The lowest unused bus number above `above` (depth-first numbering, as Linux does). */
+function allocateBus(ctx: BuildContext, domain: number, above: number): number {
   const buses = domainBuses(ctx, domain);
-  let bus = 0;
+  let bus = above + 1;
   while (buses.used.has(bus)) bus++;
   buses.used.add(bus);
   return bus;
@@ -114,7 +115,7 @@ function allocateBus(ctx: BuildContext, domain: number): number {
 
 function buildHostBridge(spec: HostBridgeSpec, index: number, path: string, ctx: BuildContext): HostBridge | undefined {
   const domain = spec.domain ?? 0;
-  const rootBus = spec.bus ?? firstChildBus(spec.devices) ?? allocateBus(ctx, domain);
+  const rootBus = spec.bus ?? firstChildBus(spec.devices) ?? allocateBus(ctx, domain, -1);
   domainBuses(ctx, domain).used.add(rootBus);
   const numaNode = spec.numaNode ?? 0;
   const hb = new HostBridge(spec.id ?? `hb${index}`, domain, rootBus, numaNode, spec.socket ?? numaNode, spec.busOffset ?? 0);
@@ -222,7 +223,7 @@ function buildFunction(spec: FunctionSpec, bdf: Bdf, place: BusPlace, path: stri
     ctx.warnings.push({ path: `${path}.acs.ctl`, message: "ACS control bits outside the capability were dropped" });
   }
   const bars = assignBars(spec.bars ?? [], place.hb, `${path}.bars`, ctx.bars, ctx.errors);
-  const secondaryBus = isBridge ? (spec.secondaryBus ?? firstChildBus(children) ?? allocateBus(ctx, place.domain)) : undefined;
+  const secondaryBus = isBridge ? (spec.secondaryBus ?? firstChildBus(children) ?? allocateBus(ctx, place.domain, place.bus)) : undefined;
   const fn = new PciFunction(
     bdf,
     spec.kind,
