@@ -73,7 +73,12 @@ export function importTopologyDocument(text: string, file: string): TopologyImpo
     const problem = doc.errors[0];
     if (problem)
       return { ok: false, error: { file, line: (problem.linePos?.[0].line ?? 0) || 1, message: `not valid YAML: ${problem.message.split("\n")[0]}` } };
-    value = doc.toJS();
+    try {
+      value = doc.toJS();
+    } catch (error) {
+      // Valid syntax that cannot become data, such as an alias without its anchor.
+      return { ok: false, error: { file, line: 1, message: `not valid YAML: ${(error as Error).message}` } };
+    }
   }
   const checked = validateTopologyDocument(value, file);
   if (!checked.ok) return { ok: false, error: checked.errors[0] as ImportIssue };
