@@ -3,15 +3,17 @@
  * column = client) the kernel's map type and distance, and the `nvidia-smi topo -m` level.
  */
 
+import type { NvidiaSmiLevel } from "../pci/nvidia-level.js";
+import type { PciP2pdmaMapType } from "../pci/p2pdma.js";
+
 /** One cell, as computed by the caller. */
 export interface PairCell {
-  readonly mapType: "bus-addr" | "thru-host-bridge" | "not-supported";
+  readonly mapType: PciP2pdmaMapType;
   readonly distance: number;
-  /** X, PIX, PXB, PHB, NODE or SYS. */
-  readonly nvidiaLevel: string;
+  readonly nvidiaLevel: NvidiaSmiLevel;
 }
 
-const SHORT: Record<PairCell["mapType"], string> = { "bus-addr": "BUS", "thru-host-bridge": "HB", "not-supported": "NO" };
+const SHORT: Record<PciP2pdmaMapType, string> = { "bus-addr": "BUS", "thru-host-bridge": "HB", "not-supported": "NO" };
 
 /** What the cell abbreviations mean, printed under the matrix. */
 export const MATRIX_LEGEND = [
