@@ -18,9 +18,9 @@ export interface BarAllocator {
   nextIo: number;
 }
 
-/** First 64-bit window: 0x3800_0000_0000, one TiB per host bridge. */
+/** First 64-bit window: 0x3800_0000_0000, 16 TiB per host bridge (room for 256 GPUs with 64 GiB BARs). */
 const WINDOW64_BASE = 0x3800_0000_0000;
-const WINDOW64_SIZE = 2 ** 40;
+const WINDOW64_SIZE = 2 ** 44;
 const WINDOW32_BASE = 0xc000_0000;
 const WINDOW32_END = 0xfc00_0000;
 const IO_BASE = 0x1000;

@@ -104,11 +104,15 @@ function collectExplicitBuses(spec: TopologySpec, ctx: BuildContext): void {
   }
 }
 
-/** The lowest unused bus number above `above` (depth-first numbering, as Linux does). */
-function allocateBus(ctx: BuildContext, domain: number, above: number): number {
+/**
+ * The lowest unused bus number above `above` (depth-first numbering, as Linux does), or
+ * undefined when the domain's 256 buses are used up.
+ */
+function allocateBus(ctx: BuildContext, domain: number, above: number): number | undefined {
   const buses = domainBuses(ctx, domain);
   let bus = above + 1;
   while (buses.used.has(bus)) bus++;
+  if (bus > 255) return undefined;
   buses.used.add(bus);
   return bus;
 }
@@ -116,6 +120,10 @@ function allocateBus(ctx: BuildContext, domain: number, above: number): number {
 function buildHostBridge(spec: HostBridgeSpec, index: number, path: string, ctx: BuildContext): HostBridge | undefined {
   const domain = spec.domain ?? 0;
   const rootBus = spec.bus ?? firstChildBus(spec.devices) ?? allocateBus(ctx, domain, -1);
+  if (rootBus === undefined) {
+    ctx.errors.push({ path, message: `domain ${domain} has no bus number left for another host bridge (256 buses per domain)` });
+    return undefined;
+  }
   domainBuses(ctx, domain).used.add(rootBus);
   const numaNode = spec.numaNode ?? 0;
   const hb = new HostBridge(spec.id ?? `hb${index}`, domain, rootBus, numaNode, spec.socket ?? numaNode, spec.busOffset ?? 0);
@@ -224,6 +232,10 @@ function buildFunction(spec: FunctionSpec, bdf: Bdf, place: BusPlace, path: stri
   }
   const bars = assignBars(spec.bars ?? [], place.hb, `${path}.bars`, ctx.bars, ctx.errors);
   const secondaryBus = isBridge ? (spec.secondaryBus ?? firstChildBus(children) ?? allocateBus(ctx, place.domain, place.bus)) : undefined;
+  if (isBridge && secondaryBus === undefined) {
+    ctx.errors.push({ path, message: `domain ${place.domain} has no bus number left for this bridge's secondary bus (256 buses per domain)` });
+    return undefined;
+  }
   const fn = new PciFunction(
     bdf,
     spec.kind,

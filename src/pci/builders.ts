@@ -108,12 +108,13 @@ export function rootPort(child: FunctionSpec, options: BuilderOptions = {}): Fun
 }
 
 /** A host bridge whose root bus starts with the host bridge device 00.0 (8086:09a2), then `ports`. */
-export function hostBridge(id: string, numaNode: number, ports: readonly FunctionSpec[], bus?: number): HostBridgeSpec {
+export function hostBridge(id: string, numaNode: number, ports: readonly FunctionSpec[], bus?: number, domain?: number): HostBridgeSpec {
   return {
     id,
     numaNode,
     socket: numaNode,
     ...(bus === undefined ? {} : { bus }),
+    ...(domain === undefined ? {} : { domain }),
     devices: [{ kind: "endpoint", vendor: "0x8086", device: "0x09a2", classCode: "0x088000", description: "Intel Ice Lake host bridge" }, ...ports],
   };
 }

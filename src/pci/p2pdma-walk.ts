@@ -93,8 +93,8 @@ export function pciBridgeHasAcsRedir(fn: PciFunction): boolean {
  * Precondition: both functions belong to `topology`.
  */
 export function calcMapTypeAndDist(provider: PciFunction, client: PciFunction, topology: Topology, profile: P2pdmaProfile = "current"): P2pdmaResult {
-  assert(topology.find(provider.id) === provider, () => `provider ${provider.id} is not a function of topology ${topology.name}`);
-  assert(topology.find(client.id) === client, () => `client ${client.id} is not a function of topology ${topology.name}`);
+  if (topology.find(provider.id) !== provider) assert(false, `provider ${provider.id} is not a function of topology ${topology.name}`);
+  if (topology.find(client.id) !== client) assert(false, `client ${client.id} is not a function of topology ${topology.name}`);
   const clientUp = client.upstreamChain();
   const providerSide: PciFunction[] = [];
   const acsRedirect: PciFunction[] = [];
@@ -111,52 +111,110 @@ export function calcMapTypeAndDist(provider: PciFunction, client: PciFunction, t
     }
   }
   const clientSide = clientUp.slice(0, distB);
-  const ids = (fns: readonly PciFunction[]) => fns.map((fn) => fn.id);
   if (common === undefined) {
     // Step 3: the ACS findings of the outer walk are irrelevant without a common bridge.
-    const distance = providerSide.length + clientSide.length;
-    const path = { providerChain: ids(providerSide), clientChain: ids(clientSide), commonUpstream: undefined, acsRedirect: [] };
-    return hostBridgeDecision(provider, client, topology, profile, distance, "no-common-upstream-bridge", path, "no common upstream bridge");
+    const facts: WalkFacts = { provider, client, providerSide, clientSide, common, acsRedirect: [], distance: providerSide.length + clientSide.length };
+    return hostBridgeDecision(facts, topology, profile, "no-common-upstream-bridge");
   }
   // Step 4: the client side, up to but excluding the common bridge, is tested the same way.
   for (const bb of clientSide) if (pciBridgeHasAcsRedir(bb)) acsRedirect.push(bb);
-  const distance = providerSide.length - 1 + clientSide.length;
-  const path = { providerChain: ids(providerSide), clientChain: ids(clientSide), commonUpstream: common.id, acsRedirect: ids(acsRedirect) };
-  const where =
-    common === provider && common === client
-      ? `provider and client are one function, ${common.id}`
-      : `common upstream ${common.isBridge ? "bridge" : "device"} ${common.id}`;
-  if (acsRedirect.length === 0) {
-    const reason: P2pdmaReason = {
-      ...path,
-      rule: "common-upstream-bridge",
-      hostBridgeRule: undefined,
-      allowList: [],
-      summary: `${where}, no ACS redirect on the path: ${KERNEL_MAP_TYPE_NAME["bus-addr"]} at distance ${distance}`,
-    };
-    return { mapType: "bus-addr", distance, reason };
-  }
-  const found = `ACS redirect on ${path.acsRedirect.join(", ")} (${where})`;
-  return hostBridgeDecision(provider, client, topology, profile, distance, "acs-redirect", path, found);
+  const facts: WalkFacts = { provider, client, providerSide, clientSide, common, acsRedirect, distance: providerSide.length - 1 + clientSide.length };
+  if (acsRedirect.length === 0)
+    return { mapType: "bus-addr", distance: facts.distance, reason: new LazyReason(facts, "bus-addr", "common-upstream-bridge", undefined, [], "") };
+  return hostBridgeDecision(facts, topology, profile, "acs-redirect");
 }
 
-type PathPart = Pick<P2pdmaReason, "providerChain" | "clientChain" | "commonUpstream" | "acsRedirect">;
+/** What the walk found, kept as functions; the reason's strings are made only when read. */
+interface WalkFacts {
+  readonly provider: PciFunction;
+  readonly client: PciFunction;
+  readonly providerSide: readonly PciFunction[];
+  readonly clientSide: readonly PciFunction[];
+  readonly common: PciFunction | undefined;
+  readonly acsRedirect: readonly PciFunction[];
+  readonly distance: number;
+}
+
+const ids = (fns: readonly PciFunction[]) => fns.map((fn) => fn.id);
+
+/** A reason as plain data (every field read once), for comparisons and JSON. */
+export function reasonData(reason: P2pdmaReason): P2pdmaReason {
+  const { providerChain, clientChain, commonUpstream, acsRedirect, rule, hostBridgeRule, allowList, summary } = reason;
+  return { providerChain, clientChain, commonUpstream, acsRedirect, rule, hostBridgeRule, allowList, summary };
+}
+
+/**
+ * The reason, formatted on first read: classifying a thousand devices pair by pair must not
+ * pay for a million summary strings nobody prints.
+ */
+class LazyReason implements P2pdmaReason {
+  private summaryText: string | undefined;
+
+  constructor(
+    private readonly facts: WalkFacts,
+    private readonly mapType: PciP2pdmaMapType,
+    readonly rule: P2pdmaPathRule,
+    readonly hostBridgeRule: P2pdmaHostBridgeRule | undefined,
+    readonly allowList: readonly HostBridgeCheck[],
+    private readonly why: string | (() => string),
+  ) {}
+
+  get providerChain(): readonly string[] {
+    return ids(this.facts.providerSide);
+  }
+
+  get clientChain(): readonly string[] {
+    return ids(this.facts.clientSide);
+  }
+
+  get commonUpstream(): string | undefined {
+    return this.facts.common?.id;
+  }
+
+  get acsRedirect(): readonly string[] {
+    return ids(this.facts.acsRedirect);
+  }
+
+  get summary(): string {
+    this.summaryText ??= this.format();
+    return this.summaryText;
+  }
+
+  /** The reason as plain data, for JSON output. */
+  toJSON(): P2pdmaReason {
+    return reasonData(this);
+  }
+
+  private format(): string {
+    const { common, provider, client, distance } = this.facts;
+    const why = typeof this.why === "function" ? this.why() : this.why;
+    const result = `${KERNEL_MAP_TYPE_NAME[this.mapType]} at distance ${distance}`;
+    if (common === undefined) return `no common upstream bridge; ${why}: ${result}`;
+    const where =
+      common === provider && common === client
+        ? `provider and client are one function, ${common.id}`
+        : `common upstream ${common.isBridge ? "bridge" : "device"} ${common.id}`;
+    if (this.rule === "common-upstream-bridge") return `${where}, no ACS redirect on the path: ${result}`;
+    return `ACS redirect on ${this.acsRedirect.join(", ")} (${where}); ${why}: ${result}`;
+  }
+}
 
 /** Step 5: the AMD rule, then the allow list; or, under v4.20, a rejection. */
 function hostBridgeDecision(
-  provider: PciFunction,
-  client: PciFunction,
+  facts: WalkFacts,
   topology: Topology,
   profile: P2pdmaProfile,
-  distance: number,
   rule: Exclude<P2pdmaPathRule, "common-upstream-bridge">,
-  path: PathPart,
-  found: string,
 ): P2pdmaResult {
-  const result = (mapType: PciP2pdmaMapType, hostBridgeRule: P2pdmaHostBridgeRule, allowList: readonly HostBridgeCheck[], why: string): P2pdmaResult => ({
+  const result = (
+    mapType: PciP2pdmaMapType,
+    hostBridgeRule: P2pdmaHostBridgeRule,
+    allowList: readonly HostBridgeCheck[],
+    why: string | (() => string),
+  ): P2pdmaResult => ({
     mapType,
-    distance,
-    reason: { ...path, rule, hostBridgeRule, allowList, summary: `${found}; ${why}: ${KERNEL_MAP_TYPE_NAME[mapType]} at distance ${distance}` },
+    distance: facts.distance,
+    reason: new LazyReason(facts, mapType, rule, hostBridgeRule, allowList, why),
   });
   if (profile === "p2pdma-v4.20") {
     // [P2P-420] upstream_bridge_distance: -2 for a redirect, -1 without a common bridge; no host-bridge path existed.
@@ -167,8 +225,7 @@ function hostBridgeDecision(
   if (cpuSupportsP2pdma(platform)) {
     return result("thru-host-bridge", "amd-zen", [], `AMD CPU family 0x${platform.cpuFamily.toString(16)} on x86 (Zen or newer) forwards P2P`);
   }
-  const verdict = hostBridgeWhitelist(provider.hostBridge, client.hostBridge);
-  const why = verdict.checks.map(describeHostBridgeCheck).join(", ");
-  if (verdict.allowed) return result("thru-host-bridge", "allow-list", verdict.checks, why);
-  return result("not-supported", "not-on-allow-list", verdict.checks, why);
+  const verdict = hostBridgeWhitelist(facts.provider.hostBridge, facts.client.hostBridge);
+  const why = () => verdict.checks.map(describeHostBridgeCheck).join(", ");
+  return result(verdict.allowed ? "thru-host-bridge" : "not-supported", verdict.allowed ? "allow-list" : "not-on-allow-list", verdict.checks, why);
 }

@@ -20,7 +20,7 @@ import { calcMapTypeAndDist, type P2pdmaResult } from "./p2pdma-walk.js";
 import type { PciFunction, Topology } from "./topology.js";
 
 export type { P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
-export { calcMapTypeAndDist, type P2pdmaReason, type P2pdmaResult, pciBridgeHasAcsRedir } from "./p2pdma-walk.js";
+export { calcMapTypeAndDist, type P2pdmaReason, type P2pdmaResult, pciBridgeHasAcsRedir, reasonData } from "./p2pdma-walk.js";
 
 /** `struct p2pdma_provider`: one memory BAR of a device, offered as P2P memory [§a.1]. */
 export interface P2pdmaProvider {

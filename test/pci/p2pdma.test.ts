@@ -11,6 +11,7 @@ import {
   p2pdmaProvider,
   p2pmemFindMany,
   pciBridgeHasAcsRedir,
+  reasonData,
 } from "../../src/pci/p2pdma.js";
 import type { PciFunction, Topology } from "../../src/pci/topology.js";
 import type { FunctionSpec, PlatformSpec } from "../../src/pci/topology-spec.js";
@@ -288,7 +289,7 @@ describe("calcMapTypeAndDist: the reason", () => {
       "provider and client are one function, 0000:03:00.0, no ACS redirect on the path: BUS_ADDR at distance 0",
     );
     pick(t, "s.d1").acsCtl = ACS_RR;
-    expect(calcMapTypeAndDist(pick(t, "a"), pick(t, "b"), t).reason).toEqual({
+    expect(reasonData(calcMapTypeAndDist(pick(t, "a"), pick(t, "b"), t).reason)).toEqual({
       providerChain: ["0000:03:00.0", "0000:02:00.0", "0000:01:00.0"],
       clientChain: ["0000:04:00.0", "0000:02:01.0"],
       commonUpstream: "0000:01:00.0",
