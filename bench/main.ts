@@ -1,12 +1,17 @@
 /**
  * `npm run bench -- [suite...]`: tinybench suites, each printing throughput with the workload
- * named. Suites: `engine` (the two standard DES workloads on p2psim's engine). Wall-clock time
- * is read here and nowhere in the model.
+ * named. Suites: `engine` (the two standard DES workloads on p2psim's engine) and `topo` (the
+ * topology importers and the p2pdma classification). Wall-clock time is read here and nowhere in
+ * the model.
  */
 
 import { Bench } from "tinybench";
+import { importLspci } from "../src/io/lspci-import.js";
+import { buildTopology } from "../src/pci/build-topology.js";
 import { bytesAllocatedDuring } from "./allocation.js";
 import { type DesWorkload, holdWorkload, mmcWorkload } from "./des-workloads.js";
+import { synthLspciVerbose } from "./lspci-synth.js";
+import { classifyAllPairs, largeTopology } from "./topo-workloads.js";
 
 /** Events fired per task iteration: large enough that timer resolution does not matter. */
 const EVENTS_PER_ITERATION = 200_000;
@@ -59,7 +64,43 @@ async function runEngineSuite(): Promise<void> {
   console.table(rows);
 }
 
-const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite };
+/**
+ * Topology suite: all-pairs classification of a 1,024-endpoint machine (target < 1 s) and the
+ * import of a 10,000-line `lspci -vvv` (target < 300 ms), as `p2psim topo` does them.
+ */
+async function runTopoSuite(): Promise<void> {
+  const topology = largeTopology();
+  const lspciText = synthLspciVerbose(10_000);
+  let pairs = 0;
+  let imported = 0;
+  const bench = new Bench({ time: 3000, warmupTime: 500, iterations: 3 });
+  bench.add("all-pairs classification, 1,024 endpoints (map type, distance, reason, nvidia-smi level)", () => {
+    pairs = classifyAllPairs(topology);
+  });
+  bench.add(`lspci -vvv import, ${lspciText.split("\n").length.toLocaleString("en")} lines, into a built topology`, () => {
+    const result = importLspci({ verbose: { text: lspciText, file: "synth.txt" } });
+    if (!result.ok) throw new Error(result.error.message);
+    const built = buildTopology(result.spec);
+    if (!built.ok) throw new Error(built.errors[0]?.message);
+    imported = built.topology.functions.length;
+  });
+  await bench.run();
+  console.log("suite topo: p2psim's topology importers and p2pdma classification");
+  console.table(
+    bench.tasks.map((task, i) => {
+      const result = task.result;
+      const meanMs = result && "latency" in result ? result.latency.mean : Number.NaN;
+      return {
+        workload: task.name,
+        "mean ms": Number(meanMs.toFixed(1)),
+        target: i === 0 ? "< 1000 ms" : "< 300 ms",
+        throughput: i === 0 ? `${(((pairs / meanMs) * 1000) / 1e6).toFixed(2)}M pairs/s` : `${imported} functions`,
+      };
+    }),
+  );
+}
+
+const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite, topo: runTopoSuite };
 
 async function main(): Promise<void> {
   const names = process.argv.slice(2);

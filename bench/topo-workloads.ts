@@ -22,7 +22,12 @@ export function largeTopology(): Topology {
     return { ...spec, bars: (spec.bars ?? []).filter((bar) => bar.type !== "mem32") };
   };
   const tree = (acsRedirect: boolean) =>
-    rootPort(pcieSwitch(Array.from({ length: 8 }, () => pcieSwitch(Array.from({ length: 8 }, endpoint), { acsRedirect })), { acsRedirect }));
+    rootPort(
+      pcieSwitch(
+        Array.from({ length: 8 }, () => pcieSwitch(Array.from({ length: 8 }, endpoint), { acsRedirect })),
+        { acsRedirect },
+      ),
+    );
   const bridges = Array.from({ length: 8 }, (_, i) => hostBridge(`hb${i}`, i >> 2, [tree(i % 2 === 1), tree(i % 2 === 1)], 0, i));
   const built = buildTopology({ name: "1024 endpoints", hostBridges: bridges });
   if (!built.ok) throw new Error(`largeTopology: ${JSON.stringify(built.errors.slice(0, 3))}`);

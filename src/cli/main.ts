@@ -4,7 +4,10 @@
  * Exit codes: 0 clean, 1 a violation was found, 2 bad input or usage.
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
+import { P2PDMA_PROFILES, type P2pdmaProfile } from "../pci/p2pdma-map-type.js";
 import { demoCommand } from "./demo-command.js";
+import { topoCommand } from "./topo-command.js";
 import { packageVersion } from "./version.js";
 
 const EXIT_BAD_INPUT = 2;
@@ -15,8 +18,17 @@ function parseSeed(value: string): number {
   return seed;
 }
 
+function parseProfile(value: string): P2pdmaProfile {
+  if (!(P2PDMA_PROFILES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${P2PDMA_PROFILES.join(", ")}`);
+  return value as P2pdmaProfile;
+}
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
 /** Builds the command tree; `exit` receives the exit code of the command that ran. */
-export function buildProgram(print: (text: string) => void, exit: (code: number) => void): Command {
+export function buildProgram(print: (text: string) => void, exit: (code: number) => void, printError: (text: string) => void = print): Command {
   const version = packageVersion();
   const program = new Command("p2psim")
     .description("Deterministic simulator of a PCI Express fabric and of peer-to-peer DMA on Linux")
@@ -32,6 +44,60 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .action((opts: { seed: number; json: boolean; trace?: string }) => {
       exit(demoCommand({ seed: opts.seed, json: opts.json, ...(opts.trace === undefined ? {} : { trace: opts.trace }) }, version, print));
     });
+  program
+    .command("topo")
+    .description(
+      "read a machine (topology JSON/YAML, lspci -tv/-vvv, hwloc XML, NCCL XML, lscpu, numactl) and show its PCI tree, P2P map types and nvidia-smi levels",
+    )
+    .argument("<files...>", "files describing one machine; the format of each is detected from its content")
+    .option("--matrix", "print the pair matrix of GPUs, NICs and NVMe devices", false)
+    .option("--all", "with --matrix and --json: every endpoint, not only GPUs, NICs and NVMe", false)
+    .option("--explain <devices...>", "explain the map type of one pair: provider and client (BDF or name)")
+    .option("--json", "print devices, pairs and warnings as JSON", false)
+    .option("--profile <name>", `p2pdma rules: ${P2PDMA_PROFILES.join(" or ")}`, parseProfile, "current" as P2pdmaProfile)
+    .option("--set-acs <device=flags>", "after boot, set a function's ACS control (e.g. 0000:02:00.0=RR,CR); repeatable", collect, [] as string[])
+    .option("--fresh", "recompute pairs instead of reading the kernel's per-provider cache (which --set-acs leaves stale)", false)
+    .action(
+      (
+        files: string[],
+        opts: { matrix: boolean; all: boolean; explain?: string[]; json: boolean; profile: P2pdmaProfile; setAcs: string[]; fresh: boolean },
+      ) => {
+        if (opts.explain !== undefined && opts.explain.length !== 2) {
+          printError("p2psim topo: --explain takes two devices: the provider and the client");
+          exit(2);
+          return;
+        }
+        const explain = opts.explain as [string, string] | undefined;
+        exit(
+          topoCommand(
+            files,
+            {
+              matrix: opts.matrix,
+              all: opts.all,
+              json: opts.json,
+              profile: opts.profile,
+              setAcs: opts.setAcs,
+              fresh: opts.fresh,
+              ...(explain ? { explain } : {}),
+            },
+            { out: print, err: printError },
+          ),
+        );
+      },
+    );
+  program
+    .command("schema")
+    .description("print the JSON Schema of an input file, for editors and validators")
+    .argument("[kind]", "what to print the schema of: topology", "topology")
+    .action((kind: string) => {
+      if (kind !== "topology") {
+        printError(`p2psim schema: unknown kind "${kind}"; expected topology`);
+        exit(2);
+        return;
+      }
+      print(JSON.stringify(TOPOLOGY_SCHEMA, null, 2));
+      exit(0);
+    });
   return program;
 }
 
@@ -42,6 +108,7 @@ function main(argv: readonly string[]): void {
     (exitCode) => {
       code = exitCode;
     },
+    (text) => process.stderr.write(`${text}\n`),
   );
   try {
     program.parse(argv as string[]);

@@ -34,6 +34,16 @@ function expectation(error: ErrorObject): string {
       return `unknown property "${String(params.additionalProperty)}"`;
     case "type":
       return `expected ${String(params.type)}`;
+    case "maximum":
+      return `expected at most ${String(params.limit)}`;
+    case "minimum":
+      return `expected at least ${String(params.limit)}`;
+    case "minItems":
+      return `expected at least ${String(params.limit)} item(s)`;
+    case "maxItems":
+      return `expected at most ${String(params.limit)} items`;
+    case "pattern":
+      return `expected a string matching ${String(params.pattern)}`;
     case "anyOf":
       return 'expected a hexadecimal string such as "0x10de" or a non-negative integer';
     default:

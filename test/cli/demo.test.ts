@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AtomicFile } from "../src/cli/atomic-file.js";
-import { renderTable } from "../src/cli/table.js";
+import { AtomicFile } from "../../src/cli/atomic-file.js";
+import { renderTable } from "../../src/cli/table.js";
 
-const MAIN = join(import.meta.dirname, "..", "dist", "src", "cli", "main.js");
+const MAIN = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 const p2psim = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
 
 describe("p2psim command", () => {
