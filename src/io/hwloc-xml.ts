@@ -20,7 +20,8 @@ import { parseBdf } from "../pci/ids.js";
 import type { LinkSpec, TopologySpec } from "../pci/topology-spec.js";
 import { hwlocMachineFacts, hwlocPlacement } from "./hwloc-xml-v1.js";
 import type { ImportIssue, TopologyImport } from "./import-types.js";
-import { childrenNamed, ImportFailure, issueAt, parseXml, type RawFunction, type RawHostBridge, repairPciTrees, type XmlElement } from "./xml.js";
+import { type RawFunction, type RawHostBridge, repairPciTrees } from "./pci-tree-repair.js";
+import { childrenNamed, ImportFailure, issueAt, parseXml, type XmlElement } from "./xml.js";
 
 /** Whether `text` looks like hwloc XML (v1 or v2). */
 export function looksLikeHwlocXml(text: string): boolean {

@@ -189,7 +189,7 @@ function readAcs(caps: LspciCapabilities, kind: FunctionKind | undefined, iommuO
   const unset = acsBits(cap) & STD_ENABLE_ACS & ~acsBits(ctl);
   if (iommuOn && unset !== 0) {
     const names = ACS_FLAGS.filter((_, i) => (unset & (1 << i)) !== 0).join(", ");
-    notes.push(`ACSCtl has ${names} clear although the IOMMU is on: the build sets them again as pci_std_enable_acs does [kernel.md §a.3, §a.8]`);
+    notes.push(`ACSCtl has ${names} clear although the IOMMU is on (pci=disable_acs_redir or config_acs at boot?): kept as read [kernel.md §a.3, §a.8]`);
   }
 }
 

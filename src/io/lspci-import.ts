@@ -74,6 +74,8 @@ export function importLspci(input: { readonly tree?: LspciText; readonly verbose
   const spec: TopologySpec = {
     name: `lspci ${verbose?.file ?? tree?.file}`,
     ...(iommuOn ? { iommu: "on" as const } : {}),
+    // lspci reads ACS control from the running kernel, after pci_enable_acs [kernel.md §a.8].
+    kernel: { acsConfigured: true },
     hostBridges,
   };
   // Whole-machine warnings first, then the located ones in reading order (the tree's file first).

@@ -18,7 +18,8 @@
 import { parseBdf, parseHexId } from "../pci/ids.js";
 import type { LinkSpec, PlatformSpec, TopologySpec } from "../pci/topology-spec.js";
 import type { ImportIssue, TopologyImport } from "./import-types.js";
-import { childrenNamed, ImportFailure, intAttribute, issueAt, parseXml, type RawFunction, type RawHostBridge, repairPciTrees, type XmlElement } from "./xml.js";
+import { type RawFunction, type RawHostBridge, repairPciTrees } from "./pci-tree-repair.js";
+import { childrenNamed, ImportFailure, intAttribute, issueAt, parseXml, type XmlElement } from "./xml.js";
 
 /** Options of {@link importNcclXml}. */
 export interface NcclImportOptions {

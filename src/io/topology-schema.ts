@@ -100,6 +100,7 @@ export const TOPOLOGY_SCHEMA = {
       additionalProperties: false,
       properties: {
         disableAcsRedir: { type: "array", items: { type: "string" } },
+        acsConfigured: { type: "boolean", description: "ACS control was read from a running kernel: do not apply the boot-time ACS setup again" },
         configAcs: { type: "string" },
       },
     },

@@ -76,7 +76,7 @@ export function buildTopology(spec: TopologySpec): BuildResult {
     : DEFAULT_PLATFORM;
   const iommuEnabled = spec.iommu === "on";
   const topology = new Topology(spec.name ?? "topology", platform, iommuEnabled, hostBridges, ctx.functions);
-  ctx.warnings.push(...applyBootAcs(topology, spec.kernel ?? {}));
+  if (spec.kernel?.acsConfigured !== true) ctx.warnings.push(...applyBootAcs(topology, spec.kernel ?? {}));
   return { ok: true, topology, warnings: ctx.warnings };
 }
 

@@ -40,6 +40,12 @@ export interface PlatformSpec {
 export interface KernelParamsSpec {
   /** Device specifiers (`0000:01:00.0`, `01:00.0`, `pci:10b5:8747`) whose RR, CR and EC are cleared. */
   readonly disableAcsRedir?: readonly string[];
+  /**
+   * True when ACS control was read from a running kernel (lspci): the boot-time setup of
+   * `pci_enable_acs` is already in it and is not applied again. Default false: the document
+   * gives ACS control as firmware leaves it, and the build applies the kernel's setup.
+   */
+  readonly acsConfigured?: boolean;
   /** The value of `pci=config_acs=`: `<flags>@<device>[;<flags>@<device>…]`, flags MSB first over `DT EC UF CR RR TB SV` with `0`, `1`, `x`. */
   readonly configAcs?: string;
 }

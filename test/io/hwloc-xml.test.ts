@@ -6,6 +6,7 @@ import type { TopologyImport } from "../../src/io/import-types.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
 import { nvidiaSmiLevel } from "../../src/pci/nvidia-level.js";
 import type { PciFunction, Topology } from "../../src/pci/topology.js";
+import { assertTopologyOrLocatedError, mutate, mutation } from "../support/import-properties.js";
 
 const FIXTURES = "/work/shared/fixtures/topologies";
 const V2_FILE = "hwloc-supermicro-sys221h-tnr-spr-2s/lstopo.xml";
@@ -317,47 +318,6 @@ describe("hwloc malformed input", () => {
     expect([v2Text, v1Text, '<system version="1"><cpu/></system>', "lscpu"].map(looksLikeHwlocXml)).toEqual([true, true, false, false]);
   });
 });
-
-/** A mutation of a document: truncation, a deleted or duplicated line, or an attribute value replaced by garbage. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("duplicate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("garbage" as const), at: fc.nat(), value: fc.string({ maxLength: 12 }) }),
-);
-
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function mutate(text: string, m: Mutation): string {
-  const lines = text.split("\n");
-  const i = m.at % lines.length;
-  switch (m.kind) {
-    case "truncate":
-      return text.slice(0, m.at % text.length);
-    case "delete":
-      return [...lines.slice(0, i), ...lines.slice(i + 1)].join("\n");
-    case "duplicate":
-      return [...lines.slice(0, i + 1), ...lines.slice(i)].join("\n");
-    case "garbage": {
-      const values = [...text.matchAll(/="([^"]*)"/g)];
-      const target = values[m.at % values.length];
-      if (!target || target.index === undefined) return text;
-      return `${text.slice(0, target.index)}="${m.value.replace(/["<&]/g, "")}"${text.slice(target.index + target[0].length)}`;
-    }
-  }
-}
-
-/** The property every importer promises: a topology that builds or whose build errors are reported, or a located error. */
-function assertTopologyOrLocatedError(result: TopologyImport): void {
-  if (!result.ok) {
-    expect(result.error.file).toBe("f.xml");
-    expect(result.error.message.length).toBeGreaterThan(0);
-    expect(result.error.line !== undefined || result.error.xmlPath !== undefined).toBe(true);
-    return;
-  }
-  const built = buildTopology(result.spec);
-  if (!built.ok) expect(built.errors.length).toBeGreaterThan(0);
-}
 
 describe("hwloc robustness", () => {
   it("never throws on arbitrary text", () => {

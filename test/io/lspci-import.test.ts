@@ -578,11 +578,12 @@ describe("importLspci: NUMA nodes, IOMMU groups and unreadable capabilities", ()
     ]);
   });
 
-  it("warns where ACS control lacks bits the build will set again because the IOMMU is on", () => {
+  it("keeps ACS control as read, and warns where it lacks bits the kernel would set with an IOMMU", () => {
     const { spec, warnings } = imported({
       verbose: { text: server({ portAcsCtl: "SrcValid- TransBlk- ReqRedir- CmpltRedir- UpstreamFwd- EgressCtrl- DirectTrans-" }), file: "vvv.txt" },
     });
-    const clear = "ACSCtl has SV, RR, CR, UF clear although the IOMMU is on: the build sets them again as pci_std_enable_acs does [kernel.md §a.3, §a.8]";
+    const clear =
+      "ACSCtl has SV, RR, CR, UF clear although the IOMMU is on (pci=disable_acs_redir or config_acs at boot?): kept as read [kernel.md §a.3, §a.8]";
     expect(messages(warnings).slice(1)).toEqual([
       `1: 0000:00:01.0: ${clear}`,
       `17: 0000:01:00.0: ${clear}`,
@@ -590,7 +591,8 @@ describe("importLspci: NUMA nodes, IOMMU groups and unreadable capabilities", ()
       `64: 0000:80:01.0: ${clear}`,
     ]);
     const built = buildTopology(spec);
-    expect(built.ok && built.topology.find("02:00.0")?.acsCtl).toBe(0b11101);
+    expect(spec.kernel).toEqual({ acsConfigured: true });
+    expect(built.ok && built.topology.find("02:00.0")?.acsCtl).toBe(0);
   });
 
   it("without root: guesses bridge kinds from their place and warns once per function", () => {

@@ -7,6 +7,7 @@ import { parseXml } from "../../src/io/xml.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
 import { nvidiaSmiLevel } from "../../src/pci/nvidia-level.js";
 import type { PciFunction, Topology } from "../../src/pci/topology.js";
+import { assertTopologyOrLocatedError, mutate, mutation } from "../support/import-properties.js";
 
 const FIXTURES = "/work/shared/fixtures/topologies";
 const DGX_FILE = "nccl-dgx-a100-rome-8gpu/nccl-topo.xml";
@@ -352,46 +353,6 @@ describe("NCCL holes and malformed input", () => {
     ]);
   });
 });
-
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("duplicate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("garbage" as const), at: fc.nat(), value: fc.string({ maxLength: 12 }) }),
-);
-
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-/** Truncates, deletes or duplicates a line, or replaces an attribute value with garbage. */
-function mutate(text: string, m: Mutation): string {
-  const lines = text.split("\n");
-  const i = m.at % lines.length;
-  switch (m.kind) {
-    case "truncate":
-      return text.slice(0, m.at % text.length);
-    case "delete":
-      return [...lines.slice(0, i), ...lines.slice(i + 1)].join("\n");
-    case "duplicate":
-      return [...lines.slice(0, i + 1), ...lines.slice(i)].join("\n");
-    case "garbage": {
-      const values = [...text.matchAll(/="([^"]*)"/g)];
-      const target = values[m.at % values.length];
-      if (!target || target.index === undefined) return text;
-      return `${text.slice(0, target.index)}="${m.value.replace(/["<&]/g, "")}"${text.slice(target.index + target[0].length)}`;
-    }
-  }
-}
-
-function assertTopologyOrLocatedError(result: TopologyImport): void {
-  if (!result.ok) {
-    expect(result.error.file).toBe("f.xml");
-    expect(result.error.message.length).toBeGreaterThan(0);
-    expect(result.error.line !== undefined || result.error.xmlPath !== undefined).toBe(true);
-    return;
-  }
-  const built = buildTopology(result.spec);
-  if (!built.ok) expect(built.errors.length).toBeGreaterThan(0);
-}
 
 describe("NCCL robustness", () => {
   it("never throws on arbitrary text", () => {
