@@ -102,6 +102,11 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
 }
 
 function main(argv: readonly string[]): void {
+  // `p2psim topo … | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   let code = 0;
   const program = buildProgram(
     (text) => process.stdout.write(`${text}\n`),

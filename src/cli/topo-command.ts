@@ -121,7 +121,7 @@ export function topoCommand(files: readonly string[], options: TopoOptions, outp
     output.out(JSON.stringify(jsonReport(topology, devices, pair, warnings), null, 2));
     return EXIT_OK;
   }
-  for (const warning of warnings) output.err(`warning: ${warning}`);
+  printWarnings(warnings, output);
   output.out(`${topology.name} · ${describePlatform(topology)} · IOMMU ${topology.iommuEnabled ? "on" : "off"} · p2pdma profile ${options.profile}`);
   output.out(renderTopologyTree(topology, topology.iommuEnabled ? { iommuGroups: iommuGroups(topology) } : {}));
   if (options.matrix) {
@@ -140,6 +140,15 @@ export function topoCommand(files: readonly string[], options: TopoOptions, outp
     }
   }
   return EXIT_OK;
+}
+
+/** How many warnings the human output shows; `--json` lists them all. */
+const WARNINGS_SHOWN = 8;
+
+function printWarnings(warnings: readonly string[], output: Output): void {
+  for (const warning of warnings.slice(0, WARNINGS_SHOWN)) output.err(`warning: ${warning}`);
+  if (warnings.length > WARNINGS_SHOWN)
+    output.err(`warning: … and ${warnings.length - WARNINGS_SHOWN} more about facts the files lack (--json lists every warning)`);
 }
 
 function cell(result: P2pdmaResult, a: PciFunction, b: PciFunction) {

@@ -176,6 +176,10 @@ describe("boot-time ACS (kernel.md §a.3, §a.8)", () => {
     expect(rootCtl(build(spec({ iommu: "on" })))).toBe(ACS_EC | ACS_SV | ACS_RR | ACS_CR | ACS_UF);
   });
 
+  it("applies nothing again when ACS control was read from a running kernel", () => {
+    expect(rootCtl(build(spec({ iommu: "on", kernel: { acsConfigured: true, disableAcsRedir: ["00:00.0"] } })))).toBe(ACS_EC);
+  });
+
   it("disable_acs_redir clears RR CR EC on the listed device, even with an IOMMU", () => {
     const result = buildTopology(spec({ iommu: "on", kernel: { disableAcsRedir: ["0000:00:00.0", "pci:10b5:8747", "garbage"] } }));
     expect(result.ok).toBe(true);
