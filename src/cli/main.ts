@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
 import { P2PDMA_PROFILES, type P2pdmaProfile } from "../pci/p2pdma-map-type.js";
 import { demoCommand } from "./demo-command.js";
+import { perfCommand } from "./perf-command.js";
 import { topoCommand } from "./topo-command.js";
 import { packageVersion } from "./version.js";
 
@@ -21,6 +22,11 @@ function parseSeed(value: string): number {
 function parseProfile(value: string): P2pdmaProfile {
   if (!(P2PDMA_PROFILES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${P2PDMA_PROFILES.join(", ")}`);
   return value as P2pdmaProfile;
+}
+
+function toInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number");
+  return Number(value);
 }
 
 function collect(value: string, previous: readonly string[]): string[] {
@@ -83,6 +89,43 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
             { out: print, err: printError },
           ),
         );
+      },
+    );
+  program
+    .command("perf")
+    .description("simulate a saturating DMA stream over one PCIe link, TLP by TLP, and report goodput, transactions/s and latency per size")
+    .requiredOption("--link <genXwidth>", "the link, e.g. gen4x16")
+    .option("--mps <bytes>", "Max Payload Size", toInt, 256)
+    .option("--mrrs <bytes>", "Max Read Request Size", toInt, 512)
+    .option("--rcb <bytes>", "Read Completion Boundary", toInt, 64)
+    .option("--rcb-chunks", "completions cut at every RCB boundary (not at MPS)", false)
+    .option("--addr <bits>", "address width of requests: 32 (3DW headers) or 64 (4DW)", toInt, 64)
+    .option("--ecrc", "add the 4-byte ECRC digest to every TLP", false)
+    .option("--op <op>", "write (device to host), read (device from host) or rw (one of each per step)", "write")
+    .option("--sizes <list>", "transfer sizes, e.g. 64,256,4K,64K", "64,128,256,512,1024,4096")
+    .option("--ideal", "credits, tags and latency non-limiting: the link ceiling", false)
+    .option("--profile <name>", "platform profile for realistic runs", "xeon-e5-v3-gen3x8")
+    .option("--tags <n>", "outstanding read requests (overrides the profile)", toInt)
+    .option("--json", "print { link, ideal, profile, rows: [...] } as JSON", false)
+    .option("--csv <file>", "also write the rows as CSV (units in column names)")
+    .action(
+      (opts: {
+        link: string;
+        mps: number;
+        mrrs: number;
+        rcb: number;
+        rcbChunks: boolean;
+        addr: number;
+        ecrc: boolean;
+        op: string;
+        sizes: string;
+        ideal: boolean;
+        profile: string;
+        tags?: number;
+        json: boolean;
+        csv?: string;
+      }) => {
+        exit(perfCommand(opts, print, printError));
       },
     );
   program

@@ -1,0 +1,192 @@
+/**
+ * One direction of a PCIe link: TLPs serialize one after another at the link's TLP bandwidth,
+ * then take the per-hop latency to reach the other end, where they are delivered to the
+ * receiver. Flow control (posted, non-posted and completion header/data credits) limits what
+ * the sender may put on the wire until the receiver returns credits [pcie-timing.md §3].
+ *
+ * Serialization is computed, not stepped: the direction keeps the exact time it becomes free
+ * (`busyUntilPs`, fractional picoseconds, so that no rounding accumulates over millions of TLPs)
+ * and schedules one event per TLP, its arrival. DLLP (Ack, UpdateFC) and SKP overhead are
+ * charged as the pcie-bench model charges them: the TLP bandwidth is
+ * `T = R × (1 − 8/A − 8/F − 4/1538)` [§3.2], so that a stream of TLPs occupies the link exactly as
+ * TLPs interleaved with one 8-byte Ack per A bytes, one 8-byte UpdateFC per F bytes and a 4-byte
+ * SKP per 1538 bytes would.
+ */
+import { assert } from "../fabric/assert.js";
+import type { Engine, HandlerId } from "../fabric/engine.js";
+import type { Tlp } from "./tlp-packet.js";
+
+/** Flow-control credit class of a TLP. */
+export type CreditClass = "posted" | "non-posted" | "completion";
+
+/** Credits a receiver advertises for one class: headers, and data in 16-byte units. */
+export interface ClassCredits {
+  readonly header: number;
+  readonly data: number;
+}
+
+/** Advertised credits per class; `"infinite"` where the receiver advertises infinite credits (as endpoints do for completions). */
+export interface LinkCredits {
+  readonly posted: ClassCredits | "infinite";
+  readonly nonPosted: ClassCredits | "infinite";
+  readonly completion: ClassCredits | "infinite";
+  /** Time from a TLP's arrival to the sender seeing its credits again (UpdateFC latency). */
+  readonly returnDelayPs: number;
+}
+
+/** What a direction needs to know. */
+export interface LinkDirectionConfig {
+  /** For traces: `nic0→rp0`. */
+  readonly name: string;
+  /** TLP bandwidth after encoding and DLLP/SKP overhead, Gb/s (the model's T). */
+  readonly tlpGbps: number;
+  /** From the last bit leaving the sender to the TLP being usable at the receiver. */
+  readonly latencyPs: number;
+  /** Flow control; undefined: credits never limit (`--ideal`). */
+  readonly credits?: LinkCredits;
+}
+
+/** Counters of a direction, for reports and conservation checks. */
+export interface LinkCounters {
+  tlpsSent: number;
+  tlpsDelivered: number;
+  wireBytes: number;
+  payloadBytes: number;
+  /** Time the wire was busy, ps (for utilisation). */
+  busyPs: number;
+  creditStalls: number;
+}
+
+const CREDIT_CLASSES: readonly CreditClass[] = ["posted", "non-posted", "completion"];
+
+function creditClassOf(tlp: Tlp): CreditClass {
+  return tlp.kind === "MWr" ? "posted" : tlp.kind === "MRd" ? "non-posted" : "completion";
+}
+
+/** The direction. */
+export class LinkDirection {
+  readonly counters: LinkCounters = { tlpsSent: 0, tlpsDelivered: 0, wireBytes: 0, payloadBytes: 0, busyPs: 0, creditStalls: 0 };
+  private busyUntilPs = 0;
+  private readonly psPerByte: number;
+  private readonly inFlight: Tlp[] = [];
+  private inFlightHead = 0;
+  private readonly arrive: HandlerId;
+  private readonly available = new Map<CreditClass, { header: number; data: number }>();
+  private readonly waiting: Tlp[] = [];
+  private readonly returnCredits: HandlerId;
+
+  /**
+   * @param deliver called with each TLP when it arrives at the other end (in sending order).
+   */
+  constructor(
+    private readonly engine: Engine,
+    readonly config: LinkDirectionConfig,
+    private readonly deliver: (tlp: Tlp) => void,
+  ) {
+    assert(config.tlpGbps > 0, () => `link ${config.name}: bandwidth must be positive`);
+    this.psPerByte = 8000 / config.tlpGbps;
+    this.arrive = engine.handler(() => this.onArrival(), `${config.name}.arrive`);
+    this.returnCredits = engine.handler((packed) => this.onCreditReturn(packed), `${config.name}.credit-return`);
+    if (config.credits) {
+      for (const cls of CREDIT_CLASSES) {
+        const advertised = config.credits[cls === "posted" ? "posted" : cls === "non-posted" ? "nonPosted" : "completion"];
+        if (advertised !== "infinite") this.available.set(cls, { header: advertised.header, data: advertised.data });
+      }
+    }
+  }
+
+  /** When the wire is next free (fractional ps). */
+  get freeAtPs(): number {
+    return Math.max(this.busyUntilPs, this.engine.nowPs);
+  }
+
+  /** TLPs on the wire or waiting for credits. */
+  get queuedCount(): number {
+    return this.inFlight.length - this.inFlightHead + this.waiting.length;
+  }
+
+  /**
+   * Sends a TLP: it waits for credits of its class if flow control says so, then serializes after
+   * whatever is on the wire, and is delivered after the hop latency.
+   * @param notBeforePs the TLP may not start before this time (the sender is not ready earlier);
+   *   TLPs behind it wait too, as on a real link (FIFO).
+   */
+  send(tlp: Tlp, notBeforePs = 0): void {
+    if (notBeforePs > this.busyUntilPs) this.busyUntilPs = notBeforePs;
+    if (this.waiting.length > 0 || !this.takeCredits(tlp)) {
+      if (this.waiting.length === 0) this.counters.creditStalls++;
+      this.waiting.push(tlp);
+      return;
+    }
+    this.transmit(tlp);
+  }
+
+  private transmit(tlp: Tlp): void {
+    const start = Math.max(this.busyUntilPs, this.engine.nowPs);
+    const serializationPs = tlp.wireBytes * this.psPerByte;
+    this.busyUntilPs = start + serializationPs;
+    this.counters.tlpsSent++;
+    this.counters.wireBytes += tlp.wireBytes;
+    this.counters.payloadBytes += tlp.payloadBytes;
+    this.counters.busyPs += serializationPs;
+    this.inFlight.push(tlp);
+    this.engine.at(Math.ceil(this.busyUntilPs + this.config.latencyPs), this.arrive, 0);
+  }
+
+  private onArrival(): void {
+    const tlp = this.inFlight[this.inFlightHead] as Tlp;
+    this.inFlight[this.inFlightHead] = undefined as unknown as Tlp;
+    this.inFlightHead++;
+    if (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length) {
+      this.inFlight.splice(0, this.inFlightHead);
+      this.inFlightHead = 0;
+    }
+    this.counters.tlpsDelivered++;
+    const cls = creditClassOf(tlp);
+    if (this.available.has(cls)) {
+      // The receiver frees the buffer as it takes the TLP; the sender learns it one UpdateFC later.
+      const packed = CREDIT_CLASSES.indexOf(cls) * 65536 + dataCredits(tlp.payloadBytes);
+      this.engine.after(this.config.credits?.returnDelayPs ?? 0, this.returnCredits, packed);
+    }
+    this.deliver(tlp);
+  }
+
+  private takeCredits(tlp: Tlp): boolean {
+    const pool = this.available.get(creditClassOf(tlp));
+    if (!pool) return true;
+    const data = dataCredits(tlp.payloadBytes);
+    if (pool.header < 1 || pool.data < data) return false;
+    pool.header -= 1;
+    pool.data -= data;
+    return true;
+  }
+
+  private onCreditReturn(packed: number): void {
+    const cls = CREDIT_CLASSES[Math.floor(packed / 65536)] as CreditClass;
+    const pool = this.available.get(cls);
+    assert(pool !== undefined, "credit return for an infinite class");
+    pool.header += 1;
+    pool.data += packed % 65536;
+    while (this.waiting.length > 0 && this.takeCredits(this.waiting[0] as Tlp)) {
+      this.transmit(this.waiting.shift() as Tlp);
+    }
+  }
+
+  /** Whether every advertised credit is back (after a run has drained): the conservation check. */
+  creditsBalanced(): boolean {
+    const credits = this.config.credits;
+    if (!credits) return true;
+    for (const cls of CREDIT_CLASSES) {
+      const advertised = credits[cls === "posted" ? "posted" : cls === "non-posted" ? "nonPosted" : "completion"];
+      const pool = this.available.get(cls);
+      if (advertised === "infinite" || !pool) continue;
+      if (pool.header !== advertised.header || pool.data !== advertised.data) return false;
+    }
+    return true;
+  }
+}
+
+/** Data credits of a payload: one per 16 bytes (DW-granular payloads round up). */
+export function dataCredits(payloadBytes: number): number {
+  return Math.ceil(payloadBytes / 16);
+}

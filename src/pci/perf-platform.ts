@@ -1,0 +1,59 @@
+/**
+ * Platform profiles: the latencies, tags, window and credits a realistic run uses, each with
+ * where its number comes from [pcie-timing.md §5]. Latencies are integer picoseconds.
+ *
+ * The Haswell profile is decomposed so that a 64-byte DMA read from a Gen3 x8 device to a buffer in
+ * the LLC takes about 546 ns, the median the pcie-bench measurements give (§5 row 1):
+ * 66 ns device DMA-engine issue (546 − 480, row 1 less row 3) + 2 × 50 ns link hops + 2 × 120 ns
+ * root complex + 125 ns LLC + ~15 ns serialization of the request and the completion = ~546 ns.
+ * Per-hop PHY + data-link latency and root-complex traversal are not published as clean numbers
+ * (§5 "Gaps"); 50 ns per hop is half the lowest switch cut-through figure (105 ns covers two link
+ * traversals plus switching, row 10), and the root-complex share is what is left of row 3.
+ */
+import type { LinkCredits } from "./link-direction.js";
+
+/** A platform profile. */
+export interface PerfPlatform {
+  readonly name: string;
+  readonly description: string;
+  /** PHY + data-link latency of one link hop, one direction. */
+  readonly linkLatencyPs: number;
+  /** Root complex traversal, each way (request in, completion out). */
+  readonly rootComplexLatencyPs: number;
+  /** Host memory read latency for a buffer in the LLC. */
+  readonly memoryLatencyPs: number;
+  /** Extra latency when the buffer is in DRAM, not the LLC (§5 row 2). */
+  readonly dramExtraPs: number;
+  /** Extra latency when the memory is on the remote socket (§5 row 4). */
+  readonly remoteSocketPs: number;
+  /** From the driver's doorbell to the device's first TLP. */
+  readonly dmaIssueLatencyPs: number;
+  /** Outstanding non-posted requests the device may have (5-bit tags: 32). */
+  readonly tags: number;
+  /** Bytes of DMA operations the device keeps in flight. */
+  readonly windowBytes: number;
+  /** Credits the root port advertises to the device. */
+  readonly rootPortCredits: LinkCredits;
+}
+
+const NS = 1000;
+
+/** Xeon E5-2620 v3 (Haswell) host with a Gen3 x8 device (the NFP-6000 of the pcie-bench data). */
+export const XEON_E5_V3_GEN3X8: PerfPlatform = {
+  name: "xeon-e5-v3-gen3x8",
+  description: "Xeon E5-2620 v3 (Haswell) + Gen3 x8 NIC, as measured by pcie-bench (pcie-timing.md §5 rows 1-4)",
+  linkLatencyPs: 50 * NS,
+  rootComplexLatencyPs: 120 * NS,
+  memoryLatencyPs: 125 * NS,
+  dramExtraPs: 54 * NS,
+  remoteSocketPs: 53 * NS,
+  dmaIssueLatencyPs: 66 * NS,
+  tags: 32,
+  windowBytes: 1 << 20,
+  // Typical root-port advertisement: 32 posted headers with 8 KiB of posted data, 32 non-posted
+  // headers; UpdateFC returns credits about 100 ns after the TLP is taken.
+  rootPortCredits: { posted: { header: 32, data: 512 }, nonPosted: { header: 32, data: 0 }, completion: "infinite", returnDelayPs: 100 * NS },
+};
+
+/** Profiles by name. */
+export const PERF_PLATFORMS: Readonly<Record<string, PerfPlatform>> = { [XEON_E5_V3_GEN3X8.name]: XEON_E5_V3_GEN3X8 };

@@ -1,0 +1,27 @@
+/**
+ * A TLP in flight: what the links, the requester and the completer need to know about it.
+ * Allocated per TLP; the transport keeps only the TLPs on the wire, so memory stays bounded by the
+ * window, not by the transfer size.
+ */
+import type { TlpKind } from "./tlp.js";
+
+/** One TLP. */
+export interface Tlp {
+  readonly kind: TlpKind;
+  /** Target address (for a CplD: the address the data belongs to). */
+  readonly address: number;
+  /** Data carried (0 for MRd). */
+  readonly payloadBytes: number;
+  /** For MRd: bytes requested. */
+  readonly requestBytes: number;
+  /** Bytes on the wire: header, payload, framing, ECRC. */
+  readonly wireBytes: number;
+  /** Tag of the read request (MRd and its CplDs); -1 for writes. */
+  readonly tag: number;
+  /** The DMA operation the TLP belongs to. */
+  readonly op: number;
+  /** For CplD: the last completion of its request (frees the tag). */
+  readonly lastOfRequest: boolean;
+  /** For MWr: the last TLP of its operation. */
+  readonly lastOfOp: boolean;
+}
