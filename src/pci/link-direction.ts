@@ -44,6 +44,12 @@ export interface LinkDirectionConfig {
   readonly latencyPs: number;
   /** Flow control; undefined: credits never limit (`--ideal`). */
   readonly credits?: LinkCredits;
+  /**
+   * When the receiver is a cut-through switch: its port-to-port latency. The TLP is then handed
+   * over once its header has arrived plus this latency (`tailPs` says when its last byte will be
+   * in); otherwise it is handed over when its last byte has arrived (store and forward).
+   */
+  readonly cutThroughPs?: number;
 }
 
 /** Counters of a direction, for reports and conservation checks. */
@@ -67,7 +73,8 @@ function creditClassOf(tlp: Tlp): CreditClass {
 export class LinkDirection {
   readonly counters: LinkCounters = { tlpsSent: 0, tlpsDelivered: 0, wireBytes: 0, payloadBytes: 0, busyPs: 0, creditStalls: 0 };
   private busyUntilPs = 0;
-  private readonly psPerByte: number;
+  /** Serialization time of one byte, ps. */
+  readonly psPerByte: number;
   private readonly inFlight: Tlp[] = [];
   private inFlightHead = 0;
   private readonly arrive: HandlerId;
@@ -130,7 +137,9 @@ export class LinkDirection {
     this.counters.payloadBytes += tlp.payloadBytes;
     this.counters.busyPs += serializationPs;
     this.inFlight.push(tlp);
-    this.engine.at(Math.ceil(this.busyUntilPs + this.config.latencyPs), this.arrive, 0);
+    tlp.tailPs = this.busyUntilPs + this.config.latencyPs;
+    const cutThrough = this.config.cutThroughPs;
+    this.engine.at(Math.ceil(cutThrough === undefined ? tlp.tailPs : start + this.config.latencyPs + cutThrough), this.arrive, 0);
   }
 
   private onArrival(): void {

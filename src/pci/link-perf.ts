@@ -1,30 +1,27 @@
 /**
  * The single-link DMA benchmark of `p2psim perf --link`: one device attached to a root port with
- * host memory behind it, running a saturating stream of DMA operations of one size, TLP by TLP.
+ * host memory behind it, running a saturating stream of DMA operations of one size through the
+ * same fabric and stream code as any topology.
  *
  * ```
- *  device (DMA engine) ──up: MWr, MRd──▶ root complex ──▶ host memory (LLC / DRAM)
+ *  device (DMA engine) ──up: MWr, MRd──▶ root port ─ root complex ─ host memory (LLC)
  *                      ◀──down: CplD─────
  * ```
  *
- * The DMA engine cuts writes at MPS and reads at MRRS (never across 4 KiB), keeps at most `tags`
- * reads outstanding and at most `windowBytes` of operations in flight, and puts TLPs on the link
- * as flow control allows; the completer answers each read after the memory latency with
- * completions cut at MPS (or at the RCB). Goodput, transactions per second and per-operation
- * latency come out of the event trace, not out of a formula; `ideal` makes credits, tags, window
- * and every latency non-limiting so that the result is the link ceiling the pcie-bench model
- * computes [pcie-timing.md §3].
+ * `ideal` makes credits, tags, the in-flight window and every latency non-limiting, so that the
+ * result is the link ceiling the pcie-bench model computes [pcie-timing.md §3].
  */
 import { assert } from "../fabric/assert.js";
 import { Engine } from "../fabric/engine.js";
-import { type LinkCredits, LinkDirection } from "./link-direction.js";
-import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
+import { buildTopology } from "./build-topology.js";
+import { type DmaOp, runDmaStream } from "./dma-stream.js";
+import { Fabric } from "./fabric.js";
+import type { LinkConfig } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
-import { completionSizes, PAGE_4K, type TlpFormat, wireBytes } from "./tlp.js";
-import type { Tlp } from "./tlp-packet.js";
+import { routeRequest } from "./route.js";
+import type { PciFunction } from "./topology.js";
 
-/** The DMA operation kinds: device writes host memory, device reads it, or one of each per step. */
-export type DmaOp = "write" | "read" | "rw";
+export type { DmaOp } from "./dma-stream.js";
 
 /** One run. */
 export interface LinkPerfConfig {
@@ -55,164 +52,53 @@ export interface LinkPerfResult {
   readonly conserved: boolean;
 }
 
-/** How many TLPs the DMA engine keeps queued on its link ahead of the wire (bounds memory). */
-const QUEUE_AHEAD = 64;
-
 /** Runs one configuration and measures it. */
 export function runLinkPerf(config: LinkPerfConfig): LinkPerfResult {
   const { link, op, sizeBytes, ops, ideal, platform } = config;
-  assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, "size must be a positive integer");
-  assert(Number.isSafeInteger(ops) && ops > 0, "ops must be a positive integer");
+  const built = buildTopology({
+    name: `${link.gen}x${link.lanes}`,
+    hostBridges: [
+      {
+        devices: [
+          {
+            kind: "root-port",
+            link: { gen: link.gen, width: link.lanes, capGen: link.gen, capWidth: link.lanes },
+            children: [{ kind: "endpoint", name: "dev", link: { gen: link.gen, width: link.lanes, capGen: link.gen, capWidth: link.lanes } }],
+          },
+        ],
+      },
+    ],
+  });
+  assert(built.ok, "the single-link topology builds");
+  const device = built.topology.find("dev") as PciFunction;
   const engine = new Engine({ seed: 0 });
-  const format: TlpFormat = { addressBits: link.addressBits, ecrc: link.ecrc };
-  const tlpGbps = tlpBandwidthGbps(link);
-  const hopPs = ideal ? 0 : platform.linkLatencyPs;
-  const credits: LinkCredits | undefined = ideal ? undefined : platform.rootPortCredits;
-  const tags = ideal ? Number.POSITIVE_INFINITY : platform.tags;
-  const windowBytes = ideal ? Number.POSITIVE_INFINITY : platform.windowBytes;
-  const memoryPs = ideal ? 0 : platform.rootComplexLatencyPs * 2 + platform.memoryLatencyPs;
-  const issuePs = ideal ? 0 : platform.dmaIssueLatencyPs;
-  const stride = Math.ceil(sizeBytes / PAGE_4K) * PAGE_4K;
-  const reads = op !== "write";
-  const writes = op !== "read";
-
-  const issuedAtPs: number[] = new Array(ops);
-  const remaining: number[] = new Array(ops).fill((reads ? sizeBytes : 0) + (writes ? sizeBytes : 0));
-  const latenciesPs: number[] = [];
-  let opsDone = 0;
-  let firstIssuePs = Number.NaN;
-  let lastDonePs = 0;
-
-  // Requester state: the op being cut into TLPs, and where in it we are.
-  let nextOp = 0;
-  let writeCursor = 0;
-  let readCursor = 0;
-  let opStarted = false;
-  let opReadyPs = 0;
-  let tagsInUse = 0;
-  let bytesInFlight = 0;
-  const freeTags: number[] = [];
-  let tagNext = 0;
-
-  const opDone = (index: number) => {
-    opsDone++;
-    lastDonePs = engine.nowPs;
-    latenciesPs.push(engine.nowPs - (issuedAtPs[index] as number));
-    bytesInFlight -= sizeBytes;
-  };
-  const account = (index: number, bytes: number) => {
-    const left = (remaining[index] as number) - bytes;
-    remaining[index] = left;
-    if (left === 0) opDone(index);
-  };
-
-  const down = new LinkDirection(engine, { name: "root-port→device", tlpGbps, latencyPs: hopPs }, (tlp) => {
-    if (tlp.lastOfRequest) {
-      tagsInUse--;
-      freeTags.push(tlp.tag);
-    }
-    account(tlp.op, tlp.payloadBytes);
-    pump();
+  const fabric = new Fabric(engine, { platform, ideal, tlp: link });
+  const target = { kind: "host-memory" as const, numaNode: 0 };
+  const result = runDmaStream(engine, fabric, {
+    requester: device,
+    target,
+    route: routeRequest(device, target),
+    baseAddress: 0x1_0000_0000,
+    op,
+    sizeBytes,
+    ops,
+    workingSetBytes: Math.max(sizeBytes, 64 * 2 ** 20),
+    tags: ideal ? Number.POSITIVE_INFINITY : platform.tags,
+    inflightBytes: ideal ? Number.POSITIVE_INFINITY : platform.windowBytes,
+    issueLatencyPs: ideal ? 0 : platform.dmaIssueLatencyPs,
+    completerLatencyPs: ideal ? 0 : platform.memoryLatencyPs,
   });
-  const pendingReads: Tlp[] = [];
-  let pendingHead = 0;
-  const complete = engine.handler(() => {
-    const request = pendingReads[pendingHead] as Tlp;
-    pendingReads[pendingHead++] = undefined as unknown as Tlp;
-    if (pendingHead > 1024 && pendingHead * 2 > pendingReads.length) {
-      pendingReads.splice(0, pendingHead);
-      pendingHead = 0;
-    }
-    const sizes = completionSizes(request.address, request.requestBytes, link.mps, link.rcb, link.rcbChunks);
-    let address = request.address;
-    sizes.forEach((bytes, i) => {
-      down.send(tlp("CplD", address, bytes, 0, request.tag, request.op, i === sizes.length - 1, false));
-      address += bytes;
-    });
-  }, "completer");
-  const up = new LinkDirection(engine, { name: "device→root-port", tlpGbps, latencyPs: hopPs, ...(credits ? { credits } : {}) }, (tlp) => {
-    if (tlp.kind === "MWr") account(tlp.op, tlp.payloadBytes);
-    else {
-      pendingReads.push(tlp);
-      engine.after(memoryPs, complete, 0);
-    }
-    pump();
-  });
-
-  function tlp(
-    kind: Tlp["kind"],
-    address: number,
-    payloadBytes: number,
-    requestBytes: number,
-    tag: number,
-    opIndex: number,
-    lastOfRequest: boolean,
-    lastOfOp: boolean,
-  ): Tlp {
-    return { kind, address, payloadBytes, requestBytes, wireBytes: wireBytes(kind, payloadBytes, format), tag, op: opIndex, lastOfRequest, lastOfOp };
-  }
-
-  /** Puts the next TLPs of the stream on the up link while the queue, tags and window allow. */
-  function pump(): void {
-    while (nextOp < ops && up.queuedCount < QUEUE_AHEAD) {
-      if (!opStarted) {
-        if (bytesInFlight + sizeBytes > windowBytes && bytesInFlight > 0) return;
-        opStarted = true;
-        bytesInFlight += sizeBytes;
-        issuedAtPs[nextOp] = engine.nowPs;
-        // The DMA engine needs the issue latency before the op's first TLP (descriptor fetch and setup).
-        opReadyPs = engine.nowPs + issuePs;
-        if (Number.isNaN(firstIssuePs)) firstIssuePs = engine.nowPs;
-      }
-      const base = nextOp * stride;
-      if (writes && writeCursor < sizeBytes) {
-        const address = base + writeCursor;
-        const bytes = Math.min(link.mps - (address % link.mps), sizeBytes - writeCursor);
-        writeCursor += bytes;
-        up.send(tlp("MWr", address, bytes, 0, -1, nextOp, false, writeCursor === sizeBytes), opReadyPs);
-      } else if (reads && readCursor < sizeBytes) {
-        if (tagsInUse >= tags) return;
-        const address = base + readCursor;
-        const bytes = Math.min(link.mrrs - (address % link.mrrs), PAGE_4K - (address % PAGE_4K), sizeBytes - readCursor);
-        readCursor += bytes;
-        tagsInUse++;
-        const tag = freeTags.pop() ?? tagNext++;
-        up.send(tlp("MRd", address, 0, bytes, tag, nextOp, false, false), opReadyPs);
-      }
-      if ((!writes || writeCursor === sizeBytes) && (!reads || readCursor === sizeBytes)) {
-        nextOp++;
-        writeCursor = 0;
-        readCursor = 0;
-        opStarted = false;
-      }
-    }
-  }
-
-  engine.after(
-    0,
-    engine.handler(() => pump(), "dma-start"),
-    0,
-  );
-  const outcome = engine.runUntilQuiet({ eventsMax: Number.MAX_SAFE_INTEGER });
-  assert(outcome.status === "quiet", () => `link perf did not drain: ${outcome.status}`);
-  assert(opsDone === ops, () => `${ops - opsDone} operations never completed`);
-  const durationPs = lastDonePs - firstIssuePs;
-  const sorted = latenciesPs.sort((a, b) => a - b);
-  const quantile = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000;
+  const links = fabric.allLinks();
   return {
     sizeBytes,
     op,
-    goodputGbps: (ops * sizeBytes * 8) / (durationPs / 1000),
-    transactionsPerSec: ops / (durationPs / 1e12),
-    latencyNsMedian: quantile(0.5),
-    latencyNsP99: quantile(0.99),
-    tlps: up.counters.tlpsSent + down.counters.tlpsSent,
+    goodputGbps: result.goodputGbps,
+    transactionsPerSec: result.transactionsPerSec,
+    latencyNsMedian: result.latencyNsMedian,
+    latencyNsP99: result.latencyNsP99,
+    tlps: result.tlps,
     events: engine.eventsFired,
     simulatedPs: engine.nowPs,
-    conserved:
-      up.counters.tlpsSent === up.counters.tlpsDelivered &&
-      down.counters.tlpsSent === down.counters.tlpsDelivered &&
-      up.creditsBalanced() &&
-      down.creditsBalanced(),
+    conserved: links.every((l) => l.counters.tlpsSent === l.counters.tlpsDelivered && l.creditsBalanced()),
   };
 }

@@ -26,6 +26,12 @@ export interface PerfPlatform {
   readonly dramExtraPs: number;
   /** Extra latency when the memory is on the remote socket (§5 row 4). */
   readonly remoteSocketPs: number;
+  /** Switch port-to-port cut-through latency (§5 rows 8-11). */
+  readonly switchLatencyPs: number;
+  /** Extra root-complex latency for peer-to-peer between root ports (§5 rows 12-16: P2P through a root complex is slower than through a switch). */
+  readonly p2pExtraPs: number;
+  /** Latency of a device answering a read of its BAR (P2P reads). */
+  readonly barReadLatencyPs: number;
   /** From the driver's doorbell to the device's first TLP. */
   readonly dmaIssueLatencyPs: number;
   /** Outstanding non-posted requests the device may have (5-bit tags: 32). */
@@ -48,6 +54,13 @@ export const XEON_E5_V3_GEN3X8: PerfPlatform = {
   dramExtraPs: 54 * NS,
   remoteSocketPs: 53 * NS,
   dmaIssueLatencyPs: 66 * NS,
+  // PEX8796 (Gen3, the era of this platform): at most 150 ns x16 to x16 (row 9).
+  switchLatencyPs: 150 * NS,
+  // Haswell-EP forwards P2P between root ports only within one host bridge, and slowly (rows 12-13,
+  // 15-16 say "works but slower" without a number): 200 ns is our choice, documented as such.
+  p2pExtraPs: 200 * NS,
+  // A device answering a BAR read from its on-chip memory: comparable to the LLC (our choice).
+  barReadLatencyPs: 125 * NS,
   tags: 32,
   windowBytes: 1 << 20,
   // Typical root-port advertisement: 32 posted headers with 8 KiB of posted data, 32 non-posted

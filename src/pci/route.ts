@@ -115,6 +115,12 @@ export function routeRequest(requester: PciFunction, target: RouteTarget): Route
 /** Describes hops for traces and `perf --explain`: `link 0000:02:00.0 up · switch 0000:01:00.0 · …`. */
 export function describeRoute(hops: readonly Hop[]): string {
   return hops
-    .map((hop) => (hop.kind === "link" ? `link ${hop.port.id} ${hop.direction}` : hop.kind === "switch" ? `switch ${hop.usp.id} (${hop.from.id} → ${hop.to.id})` : `root complex ${hop.hostBridgeId}`))
+    .map((hop) =>
+      hop.kind === "link"
+        ? `link ${hop.port.id} ${hop.direction}`
+        : hop.kind === "switch"
+          ? `switch ${hop.usp.id} (${hop.from.id} → ${hop.to.id})`
+          : `root complex ${hop.hostBridgeId}`,
+    )
     .join(" · ");
 }

@@ -3,7 +3,11 @@
  * Allocated per TLP; the transport keeps only the TLPs on the wire, so memory stays bounded by the
  * window, not by the transfer size.
  */
+import type { Hop } from "./route.js";
 import type { TlpKind } from "./tlp.js";
+
+/** Completion status: successful, or Unsupported Request (a disabled target, an IOMMU fault). */
+export type CompletionStatus = "SC" | "UR";
 
 /** One TLP. */
 export interface Tlp {
@@ -24,4 +28,12 @@ export interface Tlp {
   readonly lastOfRequest: boolean;
   /** For MWr: the last TLP of its operation. */
   readonly lastOfOp: boolean;
+  /** For CplD: SC, or UR when the request failed (then the completion carries no data). */
+  readonly status: CompletionStatus;
+  /** The route's hops this TLP follows (request or completion hops). */
+  readonly hops: readonly Hop[];
+  /** Index of the hop the TLP is on (advanced by the fabric). */
+  hopIndex: number;
+  /** When its last byte arrived at the current hop's receiver (for cut-through forwarding). */
+  tailPs: number;
 }

@@ -1,0 +1,266 @@
+/**
+ * A saturating stream of DMA operations of one size from a requester to a target, TLP by TLP
+ * through a {@link Fabric}: what `p2psim perf` measures.
+ *
+ * The requester cuts writes at MPS and reads at MRRS (never across 4 KiB), keeps at most `tags`
+ * reads and `inflightBytes` of operations outstanding, and needs `issueLatencyPs` per operation
+ * before its first TLP. Operation k works on `base + (k × stride) mod workingSetBytes`, so a small
+ * working set reuses IOTLB entries and a large one does not [pcie-timing.md §5 rows 5-7].
+ * Completers: host memory answers after the memory latency (plus the remote-socket penalty), a
+ * peer's BAR after the BAR read latency; completions are cut at MPS, or at the RCB with
+ * `rcbChunks`, and never exceed the request. A target with Memory Space disabled, in reset or not
+ * in D0 answers Unsupported Request: writes are dropped and reads complete with UR
+ * [kernel.md §c.6], counted and traced.
+ */
+import { assert } from "../fabric/assert.js";
+import type { Engine } from "../fabric/engine.js";
+import type { Fabric } from "./fabric.js";
+import type { Route, RouteTarget } from "./route.js";
+import { completionSizes, PAGE_4K, wireBytes } from "./tlp.js";
+import type { CompletionStatus, Tlp } from "./tlp-packet.js";
+import type { PciFunction } from "./topology.js";
+
+declare module "../fabric/trace.js" {
+  interface TraceKinds {
+    pci: {
+      "tlp.ur": { requester: string; target: string; kind: string; address: number; reason: string };
+    };
+  }
+}
+
+/** The DMA operation kinds: write the target, read it, or one of each per step. */
+export type DmaOp = "write" | "read" | "rw";
+
+/** One stream. */
+export interface DmaStreamConfig {
+  readonly requester: PciFunction;
+  readonly target: RouteTarget;
+  readonly route: Route;
+  /** First address the requester uses (bus address, IOVA or physical, as the mapping says). */
+  readonly baseAddress: number;
+  readonly op: DmaOp;
+  readonly sizeBytes: number;
+  readonly ops: number;
+  readonly workingSetBytes: number;
+  readonly tags: number;
+  readonly inflightBytes: number;
+  readonly issueLatencyPs: number;
+  /** Latency of the completer: memory (with any remote-socket penalty) or the peer's BAR. */
+  readonly completerLatencyPs: number;
+}
+
+/** What a stream measured. */
+export interface DmaStreamResult {
+  readonly goodputGbps: number;
+  readonly transactionsPerSec: number;
+  readonly latencyNsMedian: number;
+  readonly latencyNsP99: number;
+  readonly opsCompleted: number;
+  readonly opsFailed: number;
+  readonly unsupportedRequests: number;
+  readonly tlps: number;
+}
+
+/** How many TLPs the requester keeps queued on its first link ahead of the wire (bounds memory). */
+const QUEUE_AHEAD = 64;
+
+/** Whether a function answers memory requests (Memory Space Enable, D0) [kernel.md §c.6]. */
+function decodesMemory(fn: PciFunction): boolean {
+  return fn.memoryEnabled && fn.powerState === "D0";
+}
+
+/** Runs the stream on `engine` until it drains. */
+export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamConfig): DmaStreamResult {
+  const { op, sizeBytes, ops, route, requester, target } = config;
+  const { mps, mrrs, rcb, rcbChunks, addressBits, ecrc } = fabric.options.tlp;
+  const format = { addressBits, ecrc };
+  assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, "size must be a positive integer");
+  assert(config.workingSetBytes >= sizeBytes, "the working set must hold one operation");
+  const stride = Math.ceil(sizeBytes / PAGE_4K) * PAGE_4K;
+  const slots = Math.max(1, Math.floor(config.workingSetBytes / stride));
+  const reads = op !== "write";
+  const writes = op !== "read";
+  const perOp = (reads ? sizeBytes : 0) + (writes ? sizeBytes : 0);
+
+  const issuedAtPs: number[] = new Array(ops);
+  const remaining: number[] = new Array(ops).fill(perOp);
+  const failed: boolean[] = new Array(ops).fill(false);
+  const latenciesPs: number[] = [];
+  let opsDone = 0;
+  let opsFailed = 0;
+  let urs = 0;
+  let firstIssuePs = Number.NaN;
+  let lastDonePs = 0;
+  let tlps = 0;
+
+  let nextOp = 0;
+  let writeCursor = 0;
+  let readCursor = 0;
+  let opStarted = false;
+  let opReadyPs = 0;
+  let tagsInUse = 0;
+  let bytesInFlight = 0;
+  const freeTags: number[] = [];
+  let tagNext = 0;
+
+  const account = (index: number, bytes: number, atPs: number) => {
+    const left = (remaining[index] as number) - bytes;
+    remaining[index] = left;
+    if (left > 0) return;
+    opsDone++;
+    if (failed[index]) opsFailed++;
+    lastDonePs = Math.max(lastDonePs, atPs);
+    latenciesPs.push(atPs - (issuedAtPs[index] as number));
+    bytesInFlight -= sizeBytes;
+  };
+
+  const packet = (
+    kind: Tlp["kind"],
+    address: number,
+    payloadBytes: number,
+    requestBytes: number,
+    tag: number,
+    index: number,
+    last: boolean,
+    status: CompletionStatus,
+    hops: Route["request"],
+  ): Tlp => {
+    tlps++;
+    return {
+      kind,
+      address,
+      payloadBytes,
+      requestBytes,
+      wireBytes: wireBytes(kind, payloadBytes, format),
+      tag,
+      op: index,
+      lastOfRequest: last,
+      lastOfOp: last,
+      status,
+      hops,
+      hopIndex: 0,
+      tailPs: 0,
+    };
+  };
+
+  const ur = (tlp: Tlp, reason: string) => {
+    urs++;
+    const targetName = target.kind === "bar" ? target.fn.id : "host memory";
+    engine.trace.emit("pci", "tlp.ur", { requester: requester.id, target: targetName, kind: tlp.kind, address: tlp.address, reason });
+  };
+
+  // Reads waiting for their completer, in arrival order (each gets one event).
+  const pending: Array<{ tlp: Tlp; status: CompletionStatus }> = [];
+  let pendingHead = 0;
+  const complete = engine.handler(() => {
+    const { tlp: request, status } = pending[pendingHead] as { tlp: Tlp; status: CompletionStatus };
+    pending[pendingHead++] = undefined as unknown as { tlp: Tlp; status: CompletionStatus };
+    if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
+      pending.splice(0, pendingHead);
+      pendingHead = 0;
+    }
+    if (status === "UR") {
+      fabric.inject(packet("CplD", request.address, 0, request.requestBytes, request.tag, request.op, true, "UR", route.completion), engine.nowPs);
+      return;
+    }
+    const sizes = completionSizes(request.address, request.requestBytes, mps, rcb, rcbChunks);
+    let address = request.address;
+    sizes.forEach((bytes, i) => {
+      fabric.inject(packet("CplD", address, bytes, 0, request.tag, request.op, i === sizes.length - 1, "SC", route.completion), engine.nowPs);
+      address += bytes;
+    });
+  }, "completer");
+
+  fabric.onArrive = (tlp, atPs) => {
+    if (tlp.kind === "CplD") {
+      if (tlp.lastOfRequest) {
+        tagsInUse--;
+        freeTags.push(tlp.tag);
+      }
+      if (tlp.status === "UR") {
+        failed[tlp.op] = true;
+        account(tlp.op, tlp.requestBytes, atPs);
+      } else account(tlp.op, tlp.payloadBytes, atPs);
+    } else {
+      const reason =
+        target.kind === "bar" && !decodesMemory(target.fn)
+          ? target.fn.memoryEnabled
+            ? `in ${target.fn.powerState}`
+            : "Memory Space Enable is off"
+          : undefined;
+      if (tlp.kind === "MWr") {
+        if (reason) {
+          ur(tlp, reason);
+          failed[tlp.op] = true;
+        }
+        account(tlp.op, tlp.payloadBytes, atPs);
+      } else {
+        if (reason) ur(tlp, reason);
+        pending.push({ tlp, status: reason ? "UR" : "SC" });
+        engine.at(Math.ceil(atPs + (reason ? 0 : config.completerLatencyPs)), complete, 0);
+      }
+    }
+    pump();
+  };
+
+  /** Puts the next TLPs of the stream into the fabric while the queue, tags and window allow. */
+  function pump(): void {
+    while (nextOp < ops && queued() < QUEUE_AHEAD) {
+      if (!opStarted) {
+        if (bytesInFlight + sizeBytes > config.inflightBytes && bytesInFlight > 0) return;
+        opStarted = true;
+        bytesInFlight += sizeBytes;
+        issuedAtPs[nextOp] = engine.nowPs;
+        opReadyPs = engine.nowPs + config.issueLatencyPs;
+        if (Number.isNaN(firstIssuePs)) firstIssuePs = engine.nowPs;
+      }
+      const base = config.baseAddress + (nextOp % slots) * stride;
+      if (writes && writeCursor < sizeBytes) {
+        const address = base + writeCursor;
+        const bytes = Math.min(mps - (address % mps), sizeBytes - writeCursor);
+        writeCursor += bytes;
+        fabric.inject(packet("MWr", address, bytes, 0, -1, nextOp, writeCursor === sizeBytes, "SC", route.request), opReadyPs);
+      } else if (reads && readCursor < sizeBytes) {
+        if (tagsInUse >= config.tags) return;
+        const address = base + readCursor;
+        const bytes = Math.min(mrrs - (address % mrrs), PAGE_4K - (address % PAGE_4K), sizeBytes - readCursor);
+        readCursor += bytes;
+        tagsInUse++;
+        fabric.inject(packet("MRd", address, 0, bytes, freeTags.pop() ?? tagNext++, nextOp, false, "SC", route.request), opReadyPs);
+      }
+      if ((!writes || writeCursor === sizeBytes) && (!reads || readCursor === sizeBytes)) {
+        nextOp++;
+        writeCursor = 0;
+        readCursor = 0;
+        opStarted = false;
+      }
+    }
+  }
+
+  // TLPs the requester has injected that have not yet left its first link.
+  const firstLink = fabric.firstLinkOf(route.request);
+  const queued = () => (firstLink ? firstLink.queuedCount : 0);
+
+  engine.after(
+    0,
+    engine.handler(() => pump(), "dma-start"),
+    0,
+  );
+  const outcome = engine.runUntilQuiet({ eventsMax: Number.MAX_SAFE_INTEGER });
+  assert(outcome.status === "quiet", () => `DMA stream did not drain: ${outcome.status}`);
+  assert(opsDone === ops, () => `${ops - opsDone} operations never completed`);
+  const durationPs = Math.max(1, lastDonePs - firstIssuePs);
+  const sorted = latenciesPs.sort((a, b) => a - b);
+  const quantile = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000;
+  const good = ops - opsFailed;
+  return {
+    goodputGbps: (good * sizeBytes * 8) / (durationPs / 1000),
+    transactionsPerSec: good / (durationPs / 1e12),
+    latencyNsMedian: quantile(0.5),
+    latencyNsP99: quantile(0.99),
+    opsCompleted: good,
+    opsFailed,
+    unsupportedRequests: urs,
+    tlps,
+  };
+}

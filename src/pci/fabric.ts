@@ -1,0 +1,166 @@
+/**
+ * The moving fabric over a topology: one {@link LinkDirection} per link direction (created when
+ * first used), cut-through switches, and the root complex with its latency, its peer-to-peer
+ * policy and the IOMMU. A TLP carries its route's hops; the fabric moves it hop by hop and hands
+ * it to the stream when the last hop is done.
+ *
+ * Timing per hop [pcie-timing.md §5]: a link serializes at its TLP bandwidth (generation × width
+ * after encoding and DLLP overhead, §3.2) and adds the hop latency; a switch forwards cut-through
+ * after its port-to-port latency (§5 rows 8-11), never finishing on the egress before the last
+ * byte came in plus that latency; the root complex adds its traversal latency each way, the
+ * IOMMU's translation latency (an IOTLB miss costs a page walk, §5 rows 5-7), and, for P2P, the
+ * platform's P2P penalty (§5 rows 12-16).
+ */
+import { assert } from "../fabric/assert.js";
+import type { Engine } from "../fabric/engine.js";
+import { LINK_WIDTHS, type LinkWidth, type PayloadSize, type PcieGen } from "./dllp-limits.js";
+import type { Iommu } from "./iommu.js";
+import { LinkDirection } from "./link-direction.js";
+import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
+import type { PerfPlatform } from "./perf-platform.js";
+import type { Hop } from "./route.js";
+import type { Tlp } from "./tlp-packet.js";
+import type { PciFunction } from "./topology.js";
+
+/** TLP settings every link of the fabric shares. */
+export interface FabricTlpSettings {
+  readonly mps: PayloadSize;
+  readonly mrrs: PayloadSize;
+  readonly rcb: 64 | 128 | 256 | 512;
+  readonly rcbChunks: boolean;
+  readonly addressBits: 32 | 64;
+  readonly ecrc: boolean;
+}
+
+/** How the fabric is timed. */
+export interface FabricOptions {
+  readonly platform: PerfPlatform;
+  /** Credits and every latency non-limiting (the link ceiling). */
+  readonly ideal: boolean;
+  readonly tlp: FabricTlpSettings;
+  /** The IOMMU requests through the root complex are translated by; undefined: no translation. */
+  readonly iommu?: Iommu;
+}
+
+/** What the root complex did with a request it translated. */
+export type RootComplexOutcome = { readonly ok: true; readonly delayPs: number; readonly mmio: boolean } | { readonly ok: false; readonly delayPs: number };
+
+/** The default link where a topology does not say (documented in the README): Gen4 x16. */
+export const DEFAULT_LINK = { gen: 4 as PcieGen, width: 16 as LinkWidth };
+
+/** The fabric. */
+export class Fabric {
+  private readonly links = new Map<string, LinkDirection>();
+  /** Called when a TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
+  onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
+  /** Called for a request at the root complex, to translate it; the default passes everything through. */
+  onRootComplex: (tlp: Tlp) => RootComplexOutcome = () => ({ ok: true, delayPs: 0, mmio: false });
+
+  constructor(
+    private readonly engine: Engine,
+    readonly options: FabricOptions,
+  ) {}
+
+  /** Every link direction used so far, for counters and the conservation check. */
+  allLinks(): LinkDirection[] {
+    return [...this.links.values()];
+  }
+
+  /**
+   * Puts a TLP on its first hop, not before `notBeforePs`. A route that does not start with a link
+   * (a root-complex integrated requester) is started as its own event, so that a stream never
+   * re-enters itself.
+   */
+  inject(tlp: Tlp, notBeforePs: number): void {
+    tlp.hopIndex = 0;
+    if (tlp.hops[0]?.kind === "link") this.step(tlp, notBeforePs);
+    else this.engine.scheduleAt(Math.max(this.engine.nowPs, Math.ceil(notBeforePs)), () => this.step(tlp, notBeforePs));
+  }
+
+  /** The link direction of a route's first hop, if it starts with a link. */
+  firstLinkOf(hops: readonly Hop[]): LinkDirection | undefined {
+    const first = hops[0];
+    return first?.kind === "link" ? this.direction(first.port, first.direction) : undefined;
+  }
+
+  /** Rate and latency of the link below `port`: the trained link of the narrower end. */
+  linkOf(port: PciFunction): { gen: PcieGen; width: LinkWidth } {
+    const below = port.children[0];
+    const ends = [port.link, below?.link].filter((l) => l !== undefined);
+    if (ends.length === 0) return DEFAULT_LINK;
+    const gen = Math.min(...ends.map((l) => l.gen)) as PcieGen;
+    const width = Math.min(...ends.map((l) => l.width));
+    // x12 and other widths outside the model's tables use the next narrower tabulated width.
+    return { gen, width: [...LINK_WIDTHS].reverse().find((w) => w <= width) ?? 1 };
+  }
+
+  private direction(port: PciFunction, direction: "up" | "down"): LinkDirection {
+    const key = `${port.id}/${direction}`;
+    let link = this.links.get(key);
+    if (!link) {
+      const { platform, ideal, tlp } = this.options;
+      const { gen, width } = this.linkOf(port);
+      const config: LinkConfig = { gen, lanes: width, ...tlp };
+      const receiverIsSwitch = direction === "up" ? port.kind === "downstream-port" : port.children[0]?.kind === "upstream-port";
+      const credits = ideal ? undefined : direction === "up" ? platform.rootPortCredits : undefined;
+      link = new LinkDirection(
+        this.engine,
+        {
+          name: `${port.id} ${direction}`,
+          tlpGbps: tlpBandwidthGbps(config),
+          latencyPs: ideal ? 0 : platform.linkLatencyPs,
+          ...(credits ? { credits } : {}),
+          ...(receiverIsSwitch ? { cutThroughPs: ideal ? 0 : platform.switchLatencyPs } : {}),
+        },
+        (arrived) => this.arrived(arrived),
+      );
+      this.links.set(key, link);
+    }
+    return link;
+  }
+
+  /** A link delivered `tlp`: its hop is done; move on. */
+  private arrived(tlp: Tlp): void {
+    tlp.hopIndex++;
+    this.step(tlp, this.engine.nowPs);
+  }
+
+  /** Does the TLP's current hop (switch and root-complex hops take no event of their own). */
+  private step(tlp: Tlp, notBeforePs: number): void {
+    for (;;) {
+      const hop = tlp.hops[tlp.hopIndex];
+      if (hop === undefined) {
+        this.onArrive(tlp, notBeforePs);
+        return;
+      }
+      if (hop.kind === "link") {
+        this.direction(hop.port, hop.direction).send(tlp, notBeforePs);
+        return;
+      }
+      if (hop.kind === "switch") {
+        // Cut-through: the egress may start as soon as the link delivered the header plus the
+        // switch latency (now), but may not finish before the last byte is in (tailPs) plus it.
+        const next = tlp.hops[tlp.hopIndex + 1];
+        const egress = next?.kind === "link" ? this.direction(next.port, next.direction) : undefined;
+        const latencyPs = this.options.ideal ? 0 : this.options.platform.switchLatencyPs;
+        const serializationPs = egress ? tlp.wireBytes * egress.psPerByte : 0;
+        notBeforePs = Math.max(notBeforePs, tlp.tailPs + latencyPs - serializationPs);
+        tlp.hopIndex++;
+        continue;
+      }
+      // Root complex: translation (requests only) and traversal latency; P2P pays the platform's penalty.
+      const { platform, ideal } = this.options;
+      // Peer to peer when the root complex is neither where the TLP starts (a completion from
+      // memory) nor where it ends (a request to memory).
+      const p2p = tlp.hopIndex > 0 && tlp.hopIndex + 1 < tlp.hops.length;
+      let delayPs = ideal ? 0 : platform.rootComplexLatencyPs + (p2p ? platform.p2pExtraPs : 0);
+      if (tlp.kind !== "CplD") {
+        const outcome = this.onRootComplex(tlp);
+        delayPs += outcome.delayPs;
+        if (!outcome.ok) return; // the caller recorded the fault and answered the requester
+      }
+      notBeforePs = Math.max(notBeforePs, this.engine.nowPs + delayPs);
+      tlp.hopIndex++;
+    }
+  }
+}
