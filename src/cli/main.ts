@@ -93,8 +93,16 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     );
   program
     .command("perf")
-    .description("simulate a saturating DMA stream over one PCIe link, TLP by TLP, and report goodput, transactions/s and latency per size")
-    .requiredOption("--link <genXwidth>", "the link, e.g. gen4x16")
+    .description(
+      "simulate a saturating DMA stream, TLP by TLP, over one link (--link) or between two places of a topology (FILES --from --to); report goodput, transactions/s and latency per size",
+    )
+    .argument("[files...]", "topology files of one machine (as for topo)")
+    .option("--link <genXwidth>", "the single-link form: a device on a root port with host memory, e.g. gen4x16")
+    .option("--from <device>", "the DMA requester (BDF or name)")
+    .option("--to <target>", "host, or a device (BDF or name) with an optional :barN (default: its largest BAR)")
+    .option("--iommu <mode>", "off, 4k or 2m pages (default: 4k when the topology has its IOMMU on)")
+    .option("--window <bytes>", "the working window the operations cycle through (default 64M, or the BAR)")
+    .option("--svg <file>", "also write goodput against size as an SVG plot")
     .option("--mps <bytes>", "Max Payload Size", toInt, 256)
     .option("--mrrs <bytes>", "Max Read Request Size", toInt, 512)
     .option("--rcb <bytes>", "Read Completion Boundary", toInt, 64)
@@ -108,26 +116,9 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .option("--tags <n>", "outstanding read requests (overrides the profile)", toInt)
     .option("--json", "print { link, ideal, profile, rows: [...] } as JSON", false)
     .option("--csv <file>", "also write the rows as CSV (units in column names)")
-    .action(
-      (opts: {
-        link: string;
-        mps: number;
-        mrrs: number;
-        rcb: number;
-        rcbChunks: boolean;
-        addr: number;
-        ecrc: boolean;
-        op: string;
-        sizes: string;
-        ideal: boolean;
-        profile: string;
-        tags?: number;
-        json: boolean;
-        csv?: string;
-      }) => {
-        exit(perfCommand(opts, print, printError));
-      },
-    );
+    .action((files: string[], opts: Omit<Parameters<typeof perfCommand>[0], "files">) => {
+      exit(perfCommand({ ...opts, files }, print, printError));
+    });
   program
     .command("schema")
     .description("print the JSON Schema of an input file, for editors and validators")

@@ -3,17 +3,14 @@
  * NCCL XML, `lscpu`, `numactl --hardware`), then prints its tree, the pair matrix, the reasoning
  * for one pair, or all of it as JSON.
  */
-import { readFileSync } from "node:fs";
-import { importMachine } from "../io/import-machine.js";
-import type { ImportIssue } from "../io/import-types.js";
 import { MATRIX_LEGEND, renderPairMatrix } from "../io/pair-matrix.js";
 import { describeAcs, describeLink, renderTopologyTree } from "../io/topology-tree.js";
 import { ACS_FLAGS, type AcsFlag, acsBits } from "../pci/acs.js";
-import { buildTopology } from "../pci/build-topology.js";
 import { iommuGroups } from "../pci/iommu-groups.js";
 import { nvidiaSmiLevel } from "../pci/nvidia-level.js";
 import { calcMapTypeAndDist, P2pdma, type P2pdmaProfile, type P2pdmaResult } from "../pci/p2pdma.js";
 import type { PciFunction, Topology } from "../pci/topology.js";
+import { loadMachine } from "./load-machine.js";
 
 /** Options of the topo command, as parsed by the CLI. */
 export interface TopoOptions {
@@ -36,17 +33,6 @@ export interface Output {
 
 const EXIT_OK = 0;
 const EXIT_BAD_INPUT = 2;
-
-function formatIssue(issue: ImportIssue | { readonly file?: string; readonly path?: string; readonly message: string }): string {
-  const where = [
-    issue.file,
-    "line" in issue && issue.line !== undefined ? `line ${issue.line}` : undefined,
-    "xmlPath" in issue ? issue.xmlPath : undefined,
-    "jsonPath" in issue ? issue.jsonPath : undefined,
-    "path" in issue ? issue.path : undefined,
-  ].filter((part) => part !== undefined);
-  return `${where.join(": ")}: ${issue.message}`;
-}
 
 /** Devices the matrix shows: GPUs, NICs and NVMe drives, or every endpoint with `--all`. */
 function matrixDevices(topology: Topology, all: boolean): PciFunction[] {
@@ -73,30 +59,9 @@ function parseAcsChange(text: string, topology: Topology): { fn: PciFunction; ct
  * @param files paths of the input files, read here (the only file access of the command).
  */
 export function topoCommand(files: readonly string[], options: TopoOptions, output: Output): number {
-  const inputs: Array<{ file: string; text: string }> = [];
-  for (const file of files) {
-    try {
-      inputs.push({ file, text: readFileSync(file, "utf8") });
-    } catch (error) {
-      output.err(`p2psim topo: ${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-      return EXIT_BAD_INPUT;
-    }
-  }
-  const imported = importMachine(inputs);
-  if (!imported.ok) {
-    output.err(`p2psim topo: ${formatIssue(imported.error)}`);
-    return EXIT_BAD_INPUT;
-  }
-  const built = buildTopology(imported.spec);
-  if (!built.ok) {
-    for (const error of built.errors) output.err(`p2psim topo: ${formatIssue({ file: imported.topologyFile, path: error.path, message: error.message })}`);
-    return EXIT_BAD_INPUT;
-  }
-  const topology = built.topology;
-  const warnings = [
-    ...imported.warnings.map(formatIssue),
-    ...built.warnings.map((w) => formatIssue({ file: imported.topologyFile, path: w.path, message: w.message })),
-  ];
+  const machine = loadMachine(files, "topo", output.err);
+  if (!machine) return EXIT_BAD_INPUT;
+  const { topology, warnings } = machine;
   const p2pdma = new P2pdma(topology, options.profile);
   const devices = matrixDevices(topology, options.all);
   // Boot: drivers bind and the kernel computes (and caches) every pair it is asked about.

@@ -15,6 +15,7 @@
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
 import type { Fabric } from "./fabric.js";
+import type { Iommu } from "./iommu.js";
 import type { Route, RouteTarget } from "./route.js";
 import { completionSizes, PAGE_4K, wireBytes } from "./tlp.js";
 import type { CompletionStatus, Tlp } from "./tlp-packet.js";
@@ -23,7 +24,8 @@ import type { PciFunction } from "./topology.js";
 declare module "../fabric/trace.js" {
   interface TraceKinds {
     pci: {
-      "tlp.ur": { requester: string; target: string; kind: string; address: number; reason: string };
+      "tlp.ur": { requester: string; target: string; tlp: string; address: number; reason: string };
+      "iommu.fault": { requester: string; tlp: string; iova: number; fault: string };
     };
   }
 }
@@ -47,6 +49,11 @@ export interface DmaStreamConfig {
   readonly issueLatencyPs: number;
   /** Latency of the completer: memory (with any remote-socket penalty) or the peer's BAR. */
   readonly completerLatencyPs: number;
+  /**
+   * The IOMMU translating the requester's addresses where its requests pass the root complex
+   * (THRU_HOST_BRIDGE peers and host memory, never BUS_ADDR peers [kernel.md §a.7]).
+   */
+  readonly iommu?: Iommu;
 }
 
 /** What a stream measured. */
@@ -58,6 +65,7 @@ export interface DmaStreamResult {
   readonly opsCompleted: number;
   readonly opsFailed: number;
   readonly unsupportedRequests: number;
+  readonly iommuFaults: number;
   readonly tlps: number;
 }
 
@@ -146,7 +154,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
   const ur = (tlp: Tlp, reason: string) => {
     urs++;
     const targetName = target.kind === "bar" ? target.fn.id : "host memory";
-    engine.trace.emit("pci", "tlp.ur", { requester: requester.id, target: targetName, kind: tlp.kind, address: tlp.address, reason });
+    engine.trace.emit("pci", "tlp.ur", { requester: requester.id, target: targetName, tlp: tlp.kind, address: tlp.address, reason });
   };
 
   // Reads waiting for their completer, in arrival order (each gets one event).
@@ -170,6 +178,29 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       address += bytes;
     });
   }, "completer");
+
+  // Where the root complex sits in the completion route: a request faulting there is answered from there.
+  const rootComplexInCompletion = route.completion.findIndex((hop) => hop.kind === "root-complex");
+  const iommu = config.iommu;
+  let faults = 0;
+  if (iommu) {
+    fabric.onRootComplex = (tlp) => {
+      const translation = iommu.translate(requester.id, tlp.address, tlp.kind === "MWr" ? "w" : "r");
+      if (translation.ok) return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
+      // The DMA is blocked before it reaches its target; the requester sees the failure.
+      faults++;
+      engine.trace.emit("pci", "iommu.fault", { requester: requester.id, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
+      if (tlp.kind === "MWr") {
+        failed[tlp.op] = true;
+        account(tlp.op, tlp.payloadBytes, engine.nowPs);
+        pump();
+      } else {
+        const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", route.completion.slice(rootComplexInCompletion));
+        fabric.inject(cpl, engine.nowPs + translation.latencyPs);
+      }
+      return { ok: false, delayPs: translation.latencyPs };
+    };
+  }
 
   fabric.onArrive = (tlp, atPs) => {
     if (tlp.kind === "CplD") {
@@ -261,6 +292,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     opsCompleted: good,
     opsFailed,
     unsupportedRequests: urs,
+    iommuFaults: faults,
     tlps,
   };
 }

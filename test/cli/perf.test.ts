@@ -50,3 +50,35 @@ describe("p2psim perf --link", () => {
     expect([8, 4096, 2 ** 30].map(opsForSize)).toEqual([20000, 2048, 200]);
   });
 });
+
+describe("p2psim perf TOPOLOGY --from --to", () => {
+  const ONE_SWITCH = join(import.meta.dirname, "..", "..", "scenarios", "topologies", "one-switch.json");
+  const DUAL = join(import.meta.dirname, "..", "..", "scenarios", "topologies", "dual-socket.json");
+
+  it("runs P2P through the switch with the map type and route in the JSON", () => {
+    const run = p2psim("perf", ONE_SWITCH, "--from", "nic0", "--to", "gpu0:bar1", "--op", "read", "--sizes", "4K", "--json");
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout) as { mapType: string; route: string; rows: Array<{ size: number; goodputGbps: number }> };
+    expect(report.mapType).toBe("bus-addr");
+    expect(report.route).toBe("link 0000:02:02.0 up · switch 0000:01:00.0 (0000:02:02.0 → 0000:02:00.0) · link 0000:02:00.0 down");
+    expect(report.rows[0]?.goodputGbps).toBeGreaterThan(150);
+  });
+
+  it("writes an SVG plot and runs DMA to host memory with the IOMMU", () => {
+    const svg = join(mkdtempSync(join(tmpdir(), "p2psim-perf-")), "plot.svg");
+    const run = p2psim("perf", DUAL, "--from", "nic0", "--to", "host", "--sizes", "64,4K", "--iommu", "4k", "--svg", svg);
+    expect(run.status).toBe(0);
+    expect(run.stdout.split("\n")[0]).toMatch(/^nic0 → host · host-memory · IOMMU 4k · write/);
+    const text = readFileSync(svg, "utf8");
+    expect(text).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(text.match(/<circle /g)).toHaveLength(2);
+  });
+
+  it("refuses unknown devices and malformed targets with exit code 2", () => {
+    expect(p2psim("perf", ONE_SWITCH, "--from", "nope", "--to", "host").stderr).toMatch(/--from nope: no such function/);
+    const bad = p2psim("perf", ONE_SWITCH, "--from", "nic0", "--to", "gpu0:bar9");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/has no memory BAR 9/);
+    expect(p2psim("perf").stderr).toMatch(/give --link gen<N>x<W>, or topology files with --from and --to/);
+  });
+});
