@@ -14,7 +14,7 @@ const WIDTH = 720;
 const HEIGHT = 420;
 const MARGIN = { left: 70, right: 20, top: 40, bottom: 60 };
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
@@ -46,7 +46,7 @@ export function renderPerfSvg(points: readonly PerfPoint[], title: string): stri
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     "<style>.sim{fill:none;stroke:#1f77b4;stroke-width:2}.model{fill:none;stroke:#d62728;stroke-width:1.5;stroke-dasharray:6 4}.axis{stroke:#333}.grid{stroke:#ddd}</style>",
-    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${escape(title)}</text>`,
+    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
     ...yTicks.map(
       (v) =>
         `<line class="grid" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"/><text x="${MARGIN.left - 8}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(0)}</text>`,
