@@ -12,6 +12,7 @@ import { bytesAllocatedDuring } from "./allocation.js";
 import { type DesWorkload, holdWorkload, mmcWorkload } from "./des-workloads.js";
 import { synthLspciVerbose } from "./lspci-synth.js";
 import { classifyAllPairs, largeTopology } from "./topo-workloads.js";
+import { switchWriteStream } from "./transport-workloads.js";
 
 /** Events fired per task iteration: large enough that timer resolution does not matter. */
 const EVENTS_PER_ITERATION = 200_000;
@@ -100,7 +101,48 @@ async function runTopoSuite(): Promise<void> {
   );
 }
 
-const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite, topo: runTopoSuite };
+/**
+ * Transport suite: a saturated Gen5 x16 write stream through one switch (target ≥ 5 M simulated
+ * TLPs per second of wall time), and one 1 GiB write at MPS 256 (target < 2 s, memory flat).
+ */
+async function runTransportSuite(): Promise<void> {
+  let tlps = 0;
+  const bench = new Bench({ time: 3000, warmupTime: 500 });
+  bench.add("saturated Gen5 x16 4 KiB writes through one switch to host memory (MPS 256)", () => {
+    tlps = switchWriteStream(4096, 2000).tlps;
+  });
+  await bench.run();
+  const task = bench.tasks[0];
+  const meanMs = task?.result && "latency" in task.result ? task.result.latency.mean : Number.NaN;
+  const heapBefore = process.memoryUsage().heapUsed;
+  const start = process.hrtime.bigint();
+  let bytesAllocated = 0;
+  let big: ReturnType<typeof switchWriteStream> | undefined;
+  bytesAllocated = bytesAllocatedDuring(() => {
+    big = switchWriteStream(2 ** 30, 1);
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const heapAfter = process.memoryUsage().heapUsed;
+  console.log("suite transport: TLP-by-TLP DMA through the simulated fabric");
+  console.table([
+    {
+      workload: task?.name,
+      "simulated TLPs/s": `${(((tlps / meanMs) * 1000) / 1e6).toFixed(2)}M`,
+      target: "≥ 5M TLPs/s",
+      "wall ms per run": Number(meanMs.toFixed(1)),
+    },
+    {
+      workload: "one 1 GiB write at MPS 256 (4,194,304 TLPs) through one switch",
+      "simulated TLPs/s": `${((big?.tlps ?? 0) / seconds / 1e6).toFixed(2)}M`,
+      target: "< 2 s wall, memory flat",
+      "wall ms per run": Number((seconds * 1000).toFixed(0)),
+      "heap growth MB": Number(((heapAfter - heapBefore) / 1e6).toFixed(1)),
+      "bytes allocated per TLP": Number((bytesAllocated / (big?.tlps ?? 1)).toFixed(1)),
+    },
+  ]);
+}
+
+const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite, topo: runTopoSuite, transport: runTransportSuite };
 
 async function main(): Promise<void> {
   const names = process.argv.slice(2);

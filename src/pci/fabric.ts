@@ -51,6 +51,8 @@ export const DEFAULT_LINK = { gen: 4 as PcieGen, width: 16 as LinkWidth };
 /** The fabric. */
 export class Fabric {
   private readonly links = new Map<string, LinkDirection>();
+  /** Link directions by hop object: routes are built once, so this avoids a string key per TLP. */
+  private readonly hopLinks = new Map<Hop, LinkDirection>();
   /** Called when a TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
   onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
   /** Called for a request at the root complex, to translate it; the default passes everything through. */
@@ -80,7 +82,7 @@ export class Fabric {
   /** The link direction of a route's first hop, if it starts with a link. */
   firstLinkOf(hops: readonly Hop[]): LinkDirection | undefined {
     const first = hops[0];
-    return first?.kind === "link" ? this.direction(first.port, first.direction) : undefined;
+    return first?.kind === "link" ? this.linkOfHop(first) : undefined;
   }
 
   /** Rate and latency of the link below `port`: the trained link of the narrower end. */
@@ -119,6 +121,15 @@ export class Fabric {
     return link;
   }
 
+  private linkOfHop(hop: Extract<Hop, { kind: "link" }>): LinkDirection {
+    let link = this.hopLinks.get(hop);
+    if (!link) {
+      link = this.direction(hop.port, hop.direction);
+      this.hopLinks.set(hop, link);
+    }
+    return link;
+  }
+
   /** A link delivered `tlp`: its hop is done; move on. */
   private arrived(tlp: Tlp): void {
     tlp.hopIndex++;
@@ -134,14 +145,14 @@ export class Fabric {
         return;
       }
       if (hop.kind === "link") {
-        this.direction(hop.port, hop.direction).send(tlp, notBeforePs);
+        this.linkOfHop(hop).send(tlp, notBeforePs);
         return;
       }
       if (hop.kind === "switch") {
         // Cut-through: the egress may start as soon as the link delivered the header plus the
         // switch latency (now), but may not finish before the last byte is in (tailPs) plus it.
         const next = tlp.hops[tlp.hopIndex + 1];
-        const egress = next?.kind === "link" ? this.direction(next.port, next.direction) : undefined;
+        const egress = next?.kind === "link" ? this.linkOfHop(next) : undefined;
         const latencyPs = this.options.ideal ? 0 : this.options.platform.switchLatencyPs;
         const serializationPs = egress ? tlp.wireBytes * egress.psPerByte : 0;
         notBeforePs = Math.max(notBeforePs, tlp.tailPs + latencyPs - serializationPs);

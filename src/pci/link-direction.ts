@@ -65,10 +65,6 @@ export interface LinkCounters {
 
 const CREDIT_CLASSES: readonly CreditClass[] = ["posted", "non-posted", "completion"];
 
-function creditClassOf(tlp: Tlp): CreditClass {
-  return tlp.kind === "MWr" ? "posted" : tlp.kind === "MRd" ? "non-posted" : "completion";
-}
-
 /** The direction. */
 export class LinkDirection {
   readonly counters: LinkCounters = { tlpsSent: 0, tlpsDelivered: 0, wireBytes: 0, payloadBytes: 0, busyPs: 0, creditStalls: 0 };
@@ -78,9 +74,22 @@ export class LinkDirection {
   private readonly inFlight: Tlp[] = [];
   private inFlightHead = 0;
   private readonly arrive: HandlerId;
-  private readonly available = new Map<CreditClass, { header: number; data: number }>();
+  /** Credits available per class (index in CREDIT_CLASSES); a class not limited is skipped. */
+  private readonly limited: boolean[] = [false, false, false];
+  private readonly headerCredits = [0, 0, 0];
+  private readonly dataCreditsAvailable = [0, 0, 0];
+  /**
+   * Credits on their way back (UpdateFC), in the order they were freed: (time, class, data).
+   * They are collected when the sender next looks, so that returning credits costs no event
+   * unless the sender is waiting for them.
+   */
+  private returnTimes: number[] = [];
+  private returnClasses: number[] = [];
+  private returnData: number[] = [];
+  private returnHead = 0;
+  private wakeScheduled = false;
   private readonly waiting: Tlp[] = [];
-  private readonly returnCredits: HandlerId;
+  private readonly wake: HandlerId;
 
   /**
    * @param deliver called with each TLP when it arrives at the other end (in sending order).
@@ -93,12 +102,15 @@ export class LinkDirection {
     assert(config.tlpGbps > 0, () => `link ${config.name}: bandwidth must be positive`);
     this.psPerByte = 8000 / config.tlpGbps;
     this.arrive = engine.handler(() => this.onArrival(), `${config.name}.arrive`);
-    this.returnCredits = engine.handler((packed) => this.onCreditReturn(packed), `${config.name}.credit-return`);
+    this.wake = engine.handler(() => this.onWake(), `${config.name}.credits-back`);
     if (config.credits) {
-      for (const cls of CREDIT_CLASSES) {
-        const advertised = config.credits[cls === "posted" ? "posted" : cls === "non-posted" ? "nonPosted" : "completion"];
-        if (advertised !== "infinite") this.available.set(cls, { header: advertised.header, data: advertised.data });
-      }
+      CREDIT_CLASSES.forEach((cls, i) => {
+        const advertised = advertisedFor(config.credits as LinkCredits, cls);
+        if (advertised === "infinite") return;
+        this.limited[i] = true;
+        this.headerCredits[i] = advertised.header;
+        this.dataCreditsAvailable[i] = advertised.data;
+      });
     }
   }
 
@@ -151,31 +163,63 @@ export class LinkDirection {
       this.inFlightHead = 0;
     }
     this.counters.tlpsDelivered++;
-    const cls = creditClassOf(tlp);
-    if (this.available.has(cls)) {
+    const cls = creditClassIndex(tlp);
+    if (this.limited[cls]) {
       // The receiver frees the buffer as it takes the TLP; the sender learns it one UpdateFC later.
-      const packed = CREDIT_CLASSES.indexOf(cls) * 65536 + dataCredits(tlp.payloadBytes);
-      this.engine.after(this.config.credits?.returnDelayPs ?? 0, this.returnCredits, packed);
+      this.returnTimes.push(this.engine.nowPs + (this.config.credits?.returnDelayPs ?? 0));
+      this.returnClasses.push(cls);
+      this.returnData.push(dataCredits(tlp.payloadBytes));
+      if (this.waiting.length > 0) this.scheduleWake();
     }
     this.deliver(tlp);
   }
 
+  /** Takes back every credit whose UpdateFC has arrived by `nowPs`. */
+  private collectReturns(nowPs: number = this.engine.nowPs): void {
+    const now = nowPs;
+    let head = this.returnHead;
+    const times = this.returnTimes;
+    while (head < times.length && (times[head] as number) <= now) {
+      const cls = this.returnClasses[head] as number;
+      this.headerCredits[cls] = (this.headerCredits[cls] as number) + 1;
+      this.dataCreditsAvailable[cls] = (this.dataCreditsAvailable[cls] as number) + (this.returnData[head] as number);
+      head++;
+    }
+    this.returnHead = head;
+    if (head > 1024 && head * 2 > times.length) {
+      this.returnTimes = times.slice(head);
+      this.returnClasses = this.returnClasses.slice(head);
+      this.returnData = this.returnData.slice(head);
+      this.returnHead = 0;
+    }
+  }
+
   private takeCredits(tlp: Tlp): boolean {
-    const pool = this.available.get(creditClassOf(tlp));
-    if (!pool) return true;
+    const cls = creditClassIndex(tlp);
+    if (!this.limited[cls]) return true;
     const data = dataCredits(tlp.payloadBytes);
-    if (pool.header < 1 || pool.data < data) return false;
-    pool.header -= 1;
-    pool.data -= data;
+    if ((this.headerCredits[cls] as number) < 1 || (this.dataCreditsAvailable[cls] as number) < data) {
+      this.collectReturns();
+      if ((this.headerCredits[cls] as number) < 1 || (this.dataCreditsAvailable[cls] as number) < data) {
+        this.scheduleWake();
+        return false;
+      }
+    }
+    this.headerCredits[cls] = (this.headerCredits[cls] as number) - 1;
+    this.dataCreditsAvailable[cls] = (this.dataCreditsAvailable[cls] as number) - data;
     return true;
   }
 
-  private onCreditReturn(packed: number): void {
-    const cls = CREDIT_CLASSES[Math.floor(packed / 65536)] as CreditClass;
-    const pool = this.available.get(cls);
-    assert(pool !== undefined, "credit return for an infinite class");
-    pool.header += 1;
-    pool.data += packed % 65536;
+  /** Waits for the next credit return, if any is on its way. */
+  private scheduleWake(): void {
+    if (this.wakeScheduled || this.returnHead >= this.returnTimes.length) return;
+    this.wakeScheduled = true;
+    this.engine.at(Math.max(this.engine.nowPs, Math.ceil(this.returnTimes[this.returnHead] as number)), this.wake, 0);
+  }
+
+  private onWake(): void {
+    this.wakeScheduled = false;
+    this.collectReturns();
     while (this.waiting.length > 0 && this.takeCredits(this.waiting[0] as Tlp)) {
       this.transmit(this.waiting.shift() as Tlp);
     }
@@ -185,14 +229,22 @@ export class LinkDirection {
   creditsBalanced(): boolean {
     const credits = this.config.credits;
     if (!credits) return true;
-    for (const cls of CREDIT_CLASSES) {
-      const advertised = credits[cls === "posted" ? "posted" : cls === "non-posted" ? "nonPosted" : "completion"];
-      const pool = this.available.get(cls);
-      if (advertised === "infinite" || !pool) continue;
-      if (pool.header !== advertised.header || pool.data !== advertised.data) return false;
-    }
-    return true;
+    // After the run, every UpdateFC still on its way will arrive: count them in.
+    this.collectReturns(Number.POSITIVE_INFINITY);
+    return CREDIT_CLASSES.every((cls, i) => {
+      const advertised = advertisedFor(credits, cls);
+      if (advertised === "infinite") return true;
+      return this.headerCredits[i] === advertised.header && this.dataCreditsAvailable[i] === advertised.data;
+    });
   }
+}
+
+function advertisedFor(credits: LinkCredits, cls: CreditClass): ClassCredits | "infinite" {
+  return cls === "posted" ? credits.posted : cls === "non-posted" ? credits.nonPosted : credits.completion;
+}
+
+function creditClassIndex(tlp: Tlp): number {
+  return tlp.kind === "MWr" ? 0 : tlp.kind === "MRd" ? 1 : 2;
 }
 
 /** Data credits of a payload: one per 16 bytes (DW-granular payloads round up). */
