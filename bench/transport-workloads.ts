@@ -6,7 +6,7 @@ import { Engine } from "../src/fabric/engine.js";
 import { buildTopology } from "../src/pci/build-topology.js";
 import { type DmaStreamResult, runDmaStream } from "../src/pci/dma-stream.js";
 import { Fabric } from "../src/pci/fabric.js";
-import { XEON_E5_V3_GEN3X8 } from "../src/pci/perf-platform.js";
+import { GEN5_SERVER } from "../src/pci/perf-platform.js";
 import { routeRequest } from "../src/pci/route.js";
 import type { PciFunction } from "../src/pci/topology.js";
 
@@ -37,7 +37,7 @@ export function switchWriteStream(sizeBytes: number, ops: number): DmaStreamResu
   const device = built.topology.find("dev") as PciFunction;
   const engine = new Engine({ seed: 0 });
   const fabric = new Fabric(engine, {
-    platform: XEON_E5_V3_GEN3X8,
+    platform: GEN5_SERVER,
     ideal: false,
     tlp: { mps: 256, mrrs: 512, rcb: 64, rcbChunks: false, addressBits: 64, ecrc: false },
   });

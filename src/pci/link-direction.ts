@@ -88,8 +88,11 @@ export class LinkDirection {
   private returnData: number[] = [];
   private returnHead = 0;
   private wakeScheduled = false;
-  private readonly waiting: Tlp[] = [];
+  /** TLPs waiting for credits, FIFO from `waitingHead` (a head index, not `shift()`, which is O(n)). */
+  private waiting: Tlp[] = [];
+  private waitingHead = 0;
   private readonly wake: HandlerId;
+  private readonly returnDelayPs: number;
 
   /**
    * @param deliver called with each TLP when it arrives at the other end (in sending order).
@@ -103,6 +106,7 @@ export class LinkDirection {
     this.psPerByte = 8000 / config.tlpGbps;
     this.arrive = engine.handler(() => this.onArrival(), `${config.name}.arrive`);
     this.wake = engine.handler(() => this.onWake(), `${config.name}.credits-back`);
+    this.returnDelayPs = config.credits?.returnDelayPs ?? 0;
     if (config.credits) {
       CREDIT_CLASSES.forEach((cls, i) => {
         const advertised = advertisedFor(config.credits as LinkCredits, cls);
@@ -119,9 +123,13 @@ export class LinkDirection {
     return Math.max(this.busyUntilPs, this.engine.nowPs);
   }
 
+  private get waitingCount(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
   /** TLPs on the wire or waiting for credits. */
   get queuedCount(): number {
-    return this.inFlight.length - this.inFlightHead + this.waiting.length;
+    return this.inFlight.length - this.inFlightHead + this.waitingCount;
   }
 
   /**
@@ -132,8 +140,8 @@ export class LinkDirection {
    */
   send(tlp: Tlp, notBeforePs = 0): void {
     if (notBeforePs > this.busyUntilPs) this.busyUntilPs = notBeforePs;
-    if (this.waiting.length > 0 || !this.takeCredits(tlp)) {
-      if (this.waiting.length === 0) this.counters.creditStalls++;
+    if (this.waitingCount > 0 || !this.takeCredits(tlp)) {
+      if (this.waitingCount === 0) this.counters.creditStalls++;
       this.waiting.push(tlp);
       return;
     }
@@ -166,10 +174,10 @@ export class LinkDirection {
     const cls = creditClassIndex(tlp);
     if (this.limited[cls]) {
       // The receiver frees the buffer as it takes the TLP; the sender learns it one UpdateFC later.
-      this.returnTimes.push(this.engine.nowPs + (this.config.credits?.returnDelayPs ?? 0));
+      this.returnTimes.push(this.engine.nowPs + this.returnDelayPs);
       this.returnClasses.push(cls);
       this.returnData.push(dataCredits(tlp.payloadBytes));
-      if (this.waiting.length > 0) this.scheduleWake();
+      if (this.waitingCount > 0) this.scheduleWake();
     }
     this.deliver(tlp);
   }
@@ -220,8 +228,14 @@ export class LinkDirection {
   private onWake(): void {
     this.wakeScheduled = false;
     this.collectReturns();
-    while (this.waiting.length > 0 && this.takeCredits(this.waiting[0] as Tlp)) {
-      this.transmit(this.waiting.shift() as Tlp);
+    while (this.waitingCount > 0 && this.takeCredits(this.waiting[this.waitingHead] as Tlp)) {
+      const tlp = this.waiting[this.waitingHead] as Tlp;
+      this.waiting[this.waitingHead++] = undefined as unknown as Tlp;
+      this.transmit(tlp);
+    }
+    if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitingHead);
+      this.waitingHead = 0;
     }
   }
 

@@ -68,5 +68,21 @@ export const XEON_E5_V3_GEN3X8: PerfPlatform = {
   rootPortCredits: { posted: { header: 32, data: 512 }, nonPosted: { header: 32, data: 0 }, completion: "infinite", returnDelayPs: 100 * NS },
 };
 
+/**
+ * A current Gen5 server: the Haswell latencies where nothing newer is published (§5 "Gaps"), a
+ * PEX89000-class switch (115 ns port to port, row 11), 10-bit tags (768 outstanding reads) and a
+ * root port advertising enough posted credits (128 headers, 32 KiB of data) to keep a Gen5 x16
+ * link busy over its credit round trip (our choice, documented as such).
+ */
+export const GEN5_SERVER: PerfPlatform = {
+  ...XEON_E5_V3_GEN3X8,
+  name: "gen5-server",
+  description: "Gen5 server: Haswell-era latencies, a Gen5 switch (115 ns), 10-bit tags, deep posted credits",
+  switchLatencyPs: 115 * NS,
+  tags: 768,
+  windowBytes: 4 << 20,
+  rootPortCredits: { posted: { header: 128, data: 2048 }, nonPosted: { header: 128, data: 0 }, completion: "infinite", returnDelayPs: 100 * NS },
+};
+
 /** Profiles by name. */
-export const PERF_PLATFORMS: Readonly<Record<string, PerfPlatform>> = { [XEON_E5_V3_GEN3X8.name]: XEON_E5_V3_GEN3X8 };
+export const PERF_PLATFORMS: Readonly<Record<string, PerfPlatform>> = { [XEON_E5_V3_GEN3X8.name]: XEON_E5_V3_GEN3X8, [GEN5_SERVER.name]: GEN5_SERVER };
