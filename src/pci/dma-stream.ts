@@ -54,6 +54,8 @@ export interface DmaStreamConfig {
    * (THRU_HOST_BRIDGE peers and host memory, never BUS_ADDR peers [kernel.md §a.7]).
    */
   readonly iommu?: Iommu;
+  /** The root complex answers peer-to-peer reads with UR (a platform that does not forward them). */
+  readonly refuseP2pReads?: boolean;
 }
 
 /** What a stream measured. */
@@ -183,22 +185,30 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
   const rootComplexInCompletion = route.completion.findIndex((hop) => hop.kind === "root-complex");
   const iommu = config.iommu;
   let faults = 0;
-  if (iommu) {
-    fabric.onRootComplex = (tlp) => {
+  const refuse = (tlp: Tlp, reason: string, delayPs: number) => {
+    if (tlp.kind === "MWr") {
+      failed[tlp.op] = true;
+      account(tlp.op, tlp.payloadBytes, engine.nowPs);
+      pump();
+    } else {
+      const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", route.completion.slice(rootComplexInCompletion));
+      fabric.inject(cpl, engine.nowPs + delayPs);
+    }
+    return { ok: false as const, delayPs, reason };
+  };
+  if (iommu || config.refuseP2pReads) {
+    fabric.onRootComplex = (tlp, p2p) => {
+      if (p2p && tlp.kind === "MRd" && config.refuseP2pReads) {
+        ur(tlp, "the root complex does not forward peer-to-peer reads");
+        return refuse(tlp, "p2p-read", 0);
+      }
+      if (!iommu) return { ok: true, delayPs: 0, mmio: false };
       const translation = iommu.translate(requester.id, tlp.address, tlp.kind === "MWr" ? "w" : "r");
       if (translation.ok) return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
       // The DMA is blocked before it reaches its target; the requester sees the failure.
       faults++;
       engine.trace.emit("pci", "iommu.fault", { requester: requester.id, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
-      if (tlp.kind === "MWr") {
-        failed[tlp.op] = true;
-        account(tlp.op, tlp.payloadBytes, engine.nowPs);
-        pump();
-      } else {
-        const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", route.completion.slice(rootComplexInCompletion));
-        fabric.inject(cpl, engine.nowPs + translation.latencyPs);
-      }
-      return { ok: false, delayPs: translation.latencyPs };
+      return refuse(tlp, translation.fault, translation.latencyPs);
     };
   }
 

@@ -55,13 +55,24 @@ export class Fabric {
   private readonly hopLinks = new Map<Hop, LinkDirection>();
   /** Called when a TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
   onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
-  /** Called for a request at the root complex, to translate it; the default passes everything through. */
-  onRootComplex: (tlp: Tlp) => RootComplexOutcome = () => ({ ok: true, delayPs: 0, mmio: false });
+  /** Called for a request at the root complex (`p2p`: it will leave towards a peer), to translate or refuse it; the default passes everything through. */
+  onRootComplex: (tlp: Tlp, p2p: boolean) => RootComplexOutcome = () => ({ ok: true, delayPs: 0, mmio: false });
 
   constructor(
     private readonly engine: Engine,
     readonly options: FabricOptions,
-  ) {}
+  ) {
+    // verify mode: after every event, no link has delivered more than it sent, and no credit pool
+    // holds more than was advertised (conservation; the after-run check is `conserved`).
+    if (engine.verify) engine.addVerifier(() => this.verifyLinks());
+  }
+
+  private verifyLinks(): void {
+    for (const link of this.links.values()) {
+      assert(link.counters.tlpsDelivered <= link.counters.tlpsSent, () => `link ${link.config.name} delivered more TLPs than it sent`);
+      assert(link.creditsWithinAdvertised(), () => `link ${link.config.name} holds more credits than advertised`);
+    }
+  }
 
   /** Every link direction used so far, for counters and the conservation check. */
   allLinks(): LinkDirection[] {
@@ -166,7 +177,7 @@ export class Fabric {
       const p2p = tlp.hopIndex > 0 && tlp.hopIndex + 1 < tlp.hops.length;
       let delayPs = ideal ? 0 : platform.rootComplexLatencyPs + (p2p ? platform.p2pExtraPs : 0);
       if (tlp.kind !== "CplD") {
-        const outcome = this.onRootComplex(tlp);
+        const outcome = this.onRootComplex(tlp, p2p);
         delayPs += outcome.delayPs;
         if (!outcome.ok) return; // the caller recorded the fault and answered the requester
       }

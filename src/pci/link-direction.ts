@@ -239,6 +239,17 @@ export class LinkDirection {
     }
   }
 
+  /** Whether no pool holds more than was advertised (a credit returned twice would break it). */
+  creditsWithinAdvertised(): boolean {
+    const credits = this.config.credits;
+    if (!credits) return true;
+    return CREDIT_CLASSES.every((cls, i) => {
+      const advertised = advertisedFor(credits, cls);
+      if (advertised === "infinite") return true;
+      return (this.headerCredits[i] as number) <= advertised.header && (this.dataCreditsAvailable[i] as number) <= advertised.data;
+    });
+  }
+
   /** Whether every advertised credit is back (after a run has drained): the conservation check. */
   creditsBalanced(): boolean {
     const credits = this.config.credits;

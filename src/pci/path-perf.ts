@@ -67,7 +67,10 @@ export function runPathPerf(topology: Topology, from: PciFunction, to: PathTarge
     target = { kind: "host-memory", numaNode: from.hostBridge.numaNode };
     mapType = "host-memory";
     base = HOST_BUFFER;
-    completerLatencyPs = options.ideal ? 0 : options.platform.memoryLatencyPs;
+    // A working window larger than the LLC is served from DRAM (§5 rows 1-2).
+    completerLatencyPs = options.ideal
+      ? 0
+      : options.platform.memoryLatencyPs + (options.workingSetBytes > options.platform.llcBytes ? options.platform.dramExtraPs : 0);
     if (iommu) {
       const mapped = iommu.map(iommu.domainOf(from.id), IOVA_BASE, HOST_BUFFER, span, pageSize, "rw");
       if (!mapped.ok) return { ok: false, message: `IOMMU map of the host buffer refused: ${mapped.reason}` };
@@ -109,6 +112,7 @@ export function runPathPerf(topology: Topology, from: PciFunction, to: PathTarge
     issueLatencyPs: options.ideal ? 0 : options.platform.dmaIssueLatencyPs,
     completerLatencyPs: completerLatencyPs + (remote && !options.ideal ? options.platform.remoteSocketPs : 0),
     ...(iommu && route.throughRootComplex ? { iommu } : {}),
+    ...(options.platform.p2pReads === "refuse" && !options.ideal ? { refuseP2pReads: true } : {}),
   });
   const stats = iommu?.stats();
   const links = fabric.allLinks();

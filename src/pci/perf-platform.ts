@@ -30,6 +30,10 @@ export interface PerfPlatform {
   readonly switchLatencyPs: number;
   /** Extra root-complex latency for peer-to-peer between root ports (§5 rows 12-16: P2P through a root complex is slower than through a switch). */
   readonly p2pExtraPs: number;
+  /** Whether the root complex forwards peer-to-peer reads between root ports, or answers them with UR (§5 row 14: pre-Zen AMD forwarded P2P writes only). */
+  readonly p2pReads: "forward" | "refuse";
+  /** Last-level cache size: a working window larger than this is served from DRAM (adds `dramExtraPs`). */
+  readonly llcBytes: number;
   /** Latency of a device answering a read of its BAR (P2P reads). */
   readonly barReadLatencyPs: number;
   /** From the driver's doorbell to the device's first TLP. */
@@ -59,6 +63,9 @@ export const XEON_E5_V3_GEN3X8: PerfPlatform = {
   // Haswell-EP forwards P2P between root ports only within one host bridge, and slowly (rows 12-13,
   // 15-16 say "works but slower" without a number): 200 ns is our choice, documented as such.
   p2pExtraPs: 200 * NS,
+  p2pReads: "forward",
+  // Xeon E5-2620 v3: 15 MiB of L3.
+  llcBytes: 15 * 2 ** 20,
   // A device answering a BAR read from its on-chip memory: comparable to the LLC (our choice).
   barReadLatencyPs: 125 * NS,
   tags: 32,
