@@ -71,8 +71,8 @@ export interface DmaStreamResult {
   readonly tlps: number;
 }
 
-/** How many TLPs the requester keeps queued on its first link ahead of the wire (bounds memory). */
-const QUEUE_AHEAD = 64;
+/** How far ahead of the wire the requester books its first link, ps (bounds memory; 64 MPS TLPs at Gen1 x1 is far longer). */
+const QUEUE_AHEAD_PS = 2_000_000;
 
 /** Whether a function answers memory requests (Memory Space Enable, D0) [kernel.md §c.6]. */
 function decodesMemory(fn: PciFunction): boolean {
@@ -246,7 +246,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
 
   /** Puts the next TLPs of the stream into the fabric while the queue, tags and window allow. */
   function pump(): void {
-    while (nextOp < ops && queued() < QUEUE_AHEAD) {
+    while (nextOp < ops && queued() < QUEUE_AHEAD_PS) {
       if (!opStarted) {
         if (bytesInFlight + sizeBytes > config.inflightBytes && bytesInFlight > 0) return;
         opStarted = true;
@@ -278,9 +278,11 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     }
   }
 
-  // TLPs the requester has injected that have not yet left its first link.
+  fabric.prepare(route.request);
+  fabric.prepare(route.completion);
+  // How far ahead the requester has booked its own link: it stops a little ahead of the wire.
   const firstLink = fabric.firstLinkOf(route.request);
-  const queued = () => (firstLink ? firstLink.queuedCount : 0);
+  const queued = () => (firstLink ? firstLink.backlogPs : 0);
 
   engine.after(
     0,

@@ -53,6 +53,8 @@ export class Fabric {
   private readonly links = new Map<string, LinkDirection>();
   /** Link directions by hop object: routes are built once, so this avoids a string key per TLP. */
   private readonly hopLinks = new Map<Hop, LinkDirection>();
+  /** What feeds each link direction: the ingress link through a switch, or another source. */
+  private readonly feeders = new Map<LinkDirection, Set<LinkDirection | string>>();
   /** Called when a TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
   onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
   /** Called for a request at the root complex (`p2p`: it will leave towards a peer), to translate or refuse it; the default passes everything through. */
@@ -88,6 +90,44 @@ export class Fabric {
     tlp.hopIndex = 0;
     if (tlp.hops[0]?.kind === "link") this.step(tlp, notBeforePs);
     else this.engine.scheduleAt(Math.max(this.engine.nowPs, Math.ceil(notBeforePs)), () => this.step(tlp, notBeforePs));
+  }
+
+  /**
+   * Declares a route whose TLPs will flow (call it for every route before traffic starts). A
+   * switch whose egress link is fed by one ingress link only is then crossed without an event:
+   * the egress is booked when the ingress link sends, which gives the same times as handing the
+   * TLP over at the switch, because nothing else can reach that egress in between.
+   */
+  prepare(hops: readonly Hop[]): void {
+    hops.forEach((hop, i) => {
+      if (hop.kind !== "link") return;
+      const link = this.linkOfHop(hop);
+      const before = hops[i - 1];
+      const ingress = hops[i - 2];
+      const feeder = before?.kind === "switch" && ingress?.kind === "link" ? this.linkOfHop(ingress) : `${i === 0 ? "requester" : "root complex"}`;
+      let set = this.feeders.get(link);
+      if (!set) {
+        set = new Set();
+        this.feeders.set(link, set);
+      }
+      set.add(feeder);
+      if (feeder instanceof LinkDirection && link.express === undefined && feeder.express === undefined) {
+        feeder.express = (tlp, handOverPs) => this.expressThroughSwitch(feeder, tlp, handOverPs);
+      }
+    });
+  }
+
+  /** Forwards `tlp` across the switch after `ingress` if the egress has no other feeder. */
+  private expressThroughSwitch(ingress: LinkDirection, tlp: Tlp, handOverPs: number): boolean {
+    const sw = tlp.hops[tlp.hopIndex + 1];
+    const next = tlp.hops[tlp.hopIndex + 2];
+    if (sw?.kind !== "switch" || next?.kind !== "link") return false;
+    const egress = this.linkOfHop(next);
+    const fed = this.feeders.get(egress);
+    if (fed === undefined || fed.size !== 1 || !fed.has(ingress)) return false;
+    tlp.hopIndex++;
+    this.step(tlp, handOverPs);
+    return true;
   }
 
   /** The link direction of a route's first hop, if it starts with a link. */

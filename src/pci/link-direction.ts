@@ -6,8 +6,14 @@
  *
  * Serialization is computed, not stepped: the direction keeps the exact time it becomes free
  * (`busyUntilPs`, fractional picoseconds, so that no rounding accumulates over millions of TLPs)
- * and schedules one event per TLP, its arrival. DLLP (Ack, UpdateFC) and SKP overhead are
- * charged as the pcie-bench model charges them: the TLP bandwidth is
+ * and schedules one event per TLP, its arrival — or none, when the fabric forwards the TLP onwards
+ * itself (`express`, for a switch whose egress only this link feeds). Flow control is computed the
+ * same way: a receiver takes every TLP the moment its last byte arrives, so the time each credit
+ * comes back (arrival + UpdateFC delay) is known when the TLP is sent, and a TLP short of credits
+ * simply starts when enough have come back — FIFO, with no waiting queue and no wake-up events.
+ *
+ * DLLP (Ack, UpdateFC) and SKP overhead are charged as the pcie-bench model charges them: the TLP
+ * bandwidth is
  * `T = R × (1 − 8/A − 8/F − 4/1538)` [§3.2], so that a stream of TLPs occupies the link exactly as
  * TLPs interleaved with one 8-byte Ack per A bytes, one 8-byte UpdateFC per F bytes and a 4-byte
  * SKP per 1538 bytes would.
@@ -78,21 +84,17 @@ export class LinkDirection {
   private readonly limited: boolean[] = [false, false, false];
   private readonly headerCredits = [0, 0, 0];
   private readonly dataCreditsAvailable = [0, 0, 0];
-  /**
-   * Credits on their way back (UpdateFC), in the order they were freed: (time, class, data).
-   * They are collected when the sender next looks, so that returning credits costs no event
-   * unless the sender is waiting for them.
-   */
+  /** Credits on their way back (UpdateFC), in time order: (time, class, data). */
   private returnTimes: number[] = [];
   private returnClasses: number[] = [];
   private returnData: number[] = [];
   private returnHead = 0;
-  private wakeScheduled = false;
-  /** TLPs waiting for credits, FIFO from `waitingHead` (a head index, not `shift()`, which is O(n)). */
-  private waiting: Tlp[] = [];
-  private waitingHead = 0;
-  private readonly wake: HandlerId;
   private readonly returnDelayPs: number;
+  /**
+   * Set by the fabric: offered each TLP at transmission with the time its receiver can hand it on;
+   * returns true when the fabric forwarded it itself (then no arrival event is scheduled here).
+   */
+  express: ((tlp: Tlp, handOverPs: number) => boolean) | undefined = undefined;
 
   /**
    * @param deliver called with each TLP when it arrives at the other end (in sending order).
@@ -105,7 +107,6 @@ export class LinkDirection {
     assert(config.tlpGbps > 0, () => `link ${config.name}: bandwidth must be positive`);
     this.psPerByte = 8000 / config.tlpGbps;
     this.arrive = engine.handler(() => this.onArrival(), `${config.name}.arrive`);
-    this.wake = engine.handler(() => this.onWake(), `${config.name}.credits-back`);
     this.returnDelayPs = config.credits?.returnDelayPs ?? 0;
     if (config.credits) {
       CREDIT_CLASSES.forEach((cls, i) => {
@@ -123,43 +124,54 @@ export class LinkDirection {
     return Math.max(this.busyUntilPs, this.engine.nowPs);
   }
 
-  private get waitingCount(): number {
-    return this.waiting.length - this.waitingHead;
+  /** TLPs on the wire that will be delivered by an arrival event here. */
+  get queuedCount(): number {
+    return this.inFlight.length - this.inFlightHead;
   }
 
-  /** TLPs on the wire or waiting for credits. */
-  get queuedCount(): number {
-    return this.inFlight.length - this.inFlightHead + this.waitingCount;
+  /** How far ahead of now the wire is booked, ps. */
+  get backlogPs(): number {
+    return Math.max(0, this.busyUntilPs - this.engine.nowPs);
   }
 
   /**
-   * Sends a TLP: it waits for credits of its class if flow control says so, then serializes after
-   * whatever is on the wire, and is delivered after the hop latency.
+   * Sends a TLP: it serializes after whatever is on the wire, once it is ready and its credits
+   * are back, and is delivered after the hop latency.
    * @param notBeforePs the TLP may not start before this time (the sender is not ready earlier);
    *   TLPs behind it wait too, as on a real link (FIFO).
    */
   send(tlp: Tlp, notBeforePs = 0): void {
-    if (notBeforePs > this.busyUntilPs) this.busyUntilPs = notBeforePs;
-    if (this.waitingCount > 0 || !this.takeCredits(tlp)) {
-      if (this.waitingCount === 0) this.counters.creditStalls++;
-      this.waiting.push(tlp);
-      return;
+    let start = Math.max(this.busyUntilPs, this.engine.nowPs, notBeforePs);
+    const cls = creditClassIndex(tlp);
+    if (this.limited[cls]) {
+      const creditsAt = this.takeCredits(cls, dataCredits(tlp.payloadBytes), start);
+      if (creditsAt > start) {
+        this.counters.creditStalls++;
+        start = creditsAt;
+      }
     }
-    this.transmit(tlp);
-  }
-
-  private transmit(tlp: Tlp): void {
-    const start = Math.max(this.busyUntilPs, this.engine.nowPs);
     const serializationPs = tlp.wireBytes * this.psPerByte;
     this.busyUntilPs = start + serializationPs;
     this.counters.tlpsSent++;
     this.counters.wireBytes += tlp.wireBytes;
     this.counters.payloadBytes += tlp.payloadBytes;
     this.counters.busyPs += serializationPs;
-    this.inFlight.push(tlp);
-    tlp.tailPs = this.busyUntilPs + this.config.latencyPs;
+    const tailPs = this.busyUntilPs + this.config.latencyPs;
+    tlp.tailPs = tailPs;
+    if (this.limited[cls]) {
+      // The receiver frees the buffer as the last byte arrives; the sender learns it one UpdateFC later.
+      this.returnTimes.push(tailPs + this.returnDelayPs);
+      this.returnClasses.push(cls);
+      this.returnData.push(dataCredits(tlp.payloadBytes));
+    }
     const cutThrough = this.config.cutThroughPs;
-    this.engine.at(Math.ceil(cutThrough === undefined ? tlp.tailPs : start + this.config.latencyPs + cutThrough), this.arrive, 0);
+    const handOverPs = cutThrough === undefined ? tailPs : start + this.config.latencyPs + cutThrough;
+    if (this.express?.(tlp, handOverPs)) {
+      this.counters.tlpsDelivered++;
+      return;
+    }
+    this.inFlight.push(tlp);
+    this.engine.at(Math.ceil(handOverPs), this.arrive, 0);
   }
 
   private onArrival(): void {
@@ -171,23 +183,14 @@ export class LinkDirection {
       this.inFlightHead = 0;
     }
     this.counters.tlpsDelivered++;
-    const cls = creditClassIndex(tlp);
-    if (this.limited[cls]) {
-      // The receiver frees the buffer as it takes the TLP; the sender learns it one UpdateFC later.
-      this.returnTimes.push(this.engine.nowPs + this.returnDelayPs);
-      this.returnClasses.push(cls);
-      this.returnData.push(dataCredits(tlp.payloadBytes));
-      if (this.waitingCount > 0) this.scheduleWake();
-    }
     this.deliver(tlp);
   }
 
   /** Takes back every credit whose UpdateFC has arrived by `nowPs`. */
-  private collectReturns(nowPs: number = this.engine.nowPs): void {
-    const now = nowPs;
+  private collectReturns(nowPs: number): void {
     let head = this.returnHead;
     const times = this.returnTimes;
-    while (head < times.length && (times[head] as number) <= now) {
+    while (head < times.length && (times[head] as number) <= nowPs) {
       const cls = this.returnClasses[head] as number;
       this.headerCredits[cls] = (this.headerCredits[cls] as number) + 1;
       this.dataCreditsAvailable[cls] = (this.dataCreditsAvailable[cls] as number) + (this.returnData[head] as number);
@@ -202,41 +205,25 @@ export class LinkDirection {
     }
   }
 
-  private takeCredits(tlp: Tlp): boolean {
-    const cls = creditClassIndex(tlp);
-    if (!this.limited[cls]) return true;
-    const data = dataCredits(tlp.payloadBytes);
-    if ((this.headerCredits[cls] as number) < 1 || (this.dataCreditsAvailable[cls] as number) < data) {
-      this.collectReturns();
-      if ((this.headerCredits[cls] as number) < 1 || (this.dataCreditsAvailable[cls] as number) < data) {
-        this.scheduleWake();
-        return false;
-      }
+  /**
+   * Takes one header and `data` data credits of class `cls` for a TLP that would start at
+   * `startPs`. Returns when they are there: `startPs`, or the later time the credit returns
+   * already on their way make enough (start times on a link never decrease, so collecting up to
+   * the start is exact).
+   * @throws AssertionError when the TLP needs more data credits than the receiver advertises.
+   */
+  private takeCredits(cls: number, data: number, startPs: number): number {
+    let at = startPs;
+    this.collectReturns(at);
+    while ((this.headerCredits[cls] as number) < 1 || (this.dataCreditsAvailable[cls] as number) < data) {
+      const next = this.returnTimes[this.returnHead];
+      assert(next !== undefined, () => `link ${this.config.name}: a TLP needs ${data} data credits, more than are advertised`);
+      at = next;
+      this.collectReturns(at);
     }
     this.headerCredits[cls] = (this.headerCredits[cls] as number) - 1;
     this.dataCreditsAvailable[cls] = (this.dataCreditsAvailable[cls] as number) - data;
-    return true;
-  }
-
-  /** Waits for the next credit return, if any is on its way. */
-  private scheduleWake(): void {
-    if (this.wakeScheduled || this.returnHead >= this.returnTimes.length) return;
-    this.wakeScheduled = true;
-    this.engine.at(Math.max(this.engine.nowPs, Math.ceil(this.returnTimes[this.returnHead] as number)), this.wake, 0);
-  }
-
-  private onWake(): void {
-    this.wakeScheduled = false;
-    this.collectReturns();
-    while (this.waitingCount > 0 && this.takeCredits(this.waiting[this.waitingHead] as Tlp)) {
-      const tlp = this.waiting[this.waitingHead] as Tlp;
-      this.waiting[this.waitingHead++] = undefined as unknown as Tlp;
-      this.transmit(tlp);
-    }
-    if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
-      this.waiting = this.waiting.slice(this.waitingHead);
-      this.waitingHead = 0;
-    }
+    return at;
   }
 
   /** Whether no pool holds more than was advertised (a credit returned twice would break it). */
