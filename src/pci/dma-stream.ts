@@ -124,6 +124,22 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     bytesInFlight -= sizeBytes;
   };
 
+  fabric.prepare(route.request);
+  fabric.prepare(route.completion);
+  // The part of the completion route from the root complex: how a request refused there is answered.
+  const fromRootComplex = route.completion.slice(Math.max(0, route.completion.findIndex((hop) => hop.kind === "root-complex")));
+  fabric.prepare(fromRootComplex);
+  const compiled = new Map([route.request, route.completion, fromRootComplex].map((hops) => [hops, fabric.compile(hops)] as const));
+  const compiledOf = (hops: Route["request"]) => {
+    let found = compiled.get(hops);
+    if (!found) {
+      fabric.prepare(hops);
+      found = fabric.compile(hops);
+      compiled.set(hops, found);
+    }
+    return found;
+  };
+
   const packet = (
     kind: Tlp["kind"],
     address: number,
@@ -135,6 +151,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     status: CompletionStatus,
     hops: Route["request"],
   ): Tlp => {
+    const path = compiledOf(hops);
     tlps++;
     return {
       kind,
@@ -148,8 +165,11 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       lastOfOp: last,
       status,
       hops,
+      links: path.links,
+      expressAt: path.expressAt,
       hopIndex: 0,
-      tailPs: 0,
+      // NaN is a double: the field is a double from the first object on (no representation change).
+      tailPs: Number.NaN,
     };
   };
 
@@ -181,8 +201,6 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     });
   }, "completer");
 
-  // Where the root complex sits in the completion route: a request faulting there is answered from there.
-  const rootComplexInCompletion = route.completion.findIndex((hop) => hop.kind === "root-complex");
   const iommu = config.iommu;
   let faults = 0;
   const refuse = (tlp: Tlp, reason: string, delayPs: number) => {
@@ -191,7 +209,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       account(tlp.op, tlp.payloadBytes, engine.nowPs);
       pump();
     } else {
-      const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", route.completion.slice(rootComplexInCompletion));
+      const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", fromRootComplex);
       fabric.inject(cpl, engine.nowPs + delayPs);
     }
     return { ok: false as const, delayPs, reason };
@@ -278,8 +296,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     }
   }
 
-  fabric.prepare(route.request);
-  fabric.prepare(route.completion);
+
   // How far ahead the requester has booked its own link: it stops a little ahead of the wire.
   const firstLink = fabric.firstLinkOf(route.request);
   const queued = () => (firstLink ? firstLink.backlogPs : 0);

@@ -57,8 +57,8 @@ export class Fabric {
   private readonly feeders = new Map<LinkDirection, Set<LinkDirection | string>>();
   /** Called when a TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
   onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
-  /** Called for a request at the root complex (`p2p`: it will leave towards a peer), to translate or refuse it; the default passes everything through. */
-  onRootComplex: (tlp: Tlp, p2p: boolean) => RootComplexOutcome = () => ({ ok: true, delayPs: 0, mmio: false });
+  /** Called for a request at the root complex (`p2p`: it will leave towards a peer), to translate or refuse it; unset: everything passes. */
+  onRootComplex: ((tlp: Tlp, p2p: boolean) => RootComplexOutcome) | undefined = undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -111,20 +111,31 @@ export class Fabric {
         this.feeders.set(link, set);
       }
       set.add(feeder);
-      if (feeder instanceof LinkDirection && link.express === undefined && feeder.express === undefined) {
-        feeder.express = (tlp, handOverPs) => this.expressThroughSwitch(feeder, tlp, handOverPs);
-      }
     });
   }
 
-  /** Forwards `tlp` across the switch after `ingress` if the egress has no other feeder. */
-  private expressThroughSwitch(ingress: LinkDirection, tlp: Tlp, handOverPs: number): boolean {
-    const sw = tlp.hops[tlp.hopIndex + 1];
-    const next = tlp.hops[tlp.hopIndex + 2];
-    if (sw?.kind !== "switch" || next?.kind !== "link") return false;
-    const egress = this.linkOfHop(next);
-    const fed = this.feeders.get(egress);
-    if (fed === undefined || fed.size !== 1 || !fed.has(ingress)) return false;
+  /**
+   * The per-hop link directions and express flags of a prepared route, for its TLPs' `links` and
+   * `expressAt`. Call after every route has been prepared.
+   */
+  compile(hops: readonly Hop[]): { readonly links: readonly (LinkDirection | undefined)[]; readonly expressAt: readonly boolean[] } {
+    const links = hops.map((hop) => (hop.kind === "link" ? this.linkOfHop(hop) : undefined));
+    const expressAt = hops.map((hop, i) => {
+      const sw = hops[i + 1];
+      const next = hops[i + 2];
+      if (hop.kind !== "link" || sw?.kind !== "switch" || next?.kind !== "link") return false;
+      const ingress = links[i] as LinkDirection;
+      const fed = this.feeders.get(links[i + 2] as LinkDirection);
+      if (fed === undefined || fed.size !== 1 || !fed.has(ingress)) return false;
+      ingress.express ??= (tlp, handOverPs) => this.expressThroughSwitch(tlp, handOverPs);
+      return true;
+    });
+    return { links, expressAt };
+  }
+
+  /** Forwards `tlp` across the switch after its current link, when its route says it may. */
+  private expressThroughSwitch(tlp: Tlp, handOverPs: number): boolean {
+    if (!tlp.expressAt[tlp.hopIndex]) return false;
     tlp.hopIndex++;
     this.step(tlp, handOverPs);
     return true;
@@ -196,14 +207,14 @@ export class Fabric {
         return;
       }
       if (hop.kind === "link") {
-        this.linkOfHop(hop).send(tlp, notBeforePs);
+        (tlp.links[tlp.hopIndex] as LinkDirection).send(tlp, notBeforePs);
         return;
       }
       if (hop.kind === "switch") {
         // Cut-through: the egress may start as soon as the link delivered the header plus the
         // switch latency (now), but may not finish before the last byte is in (tailPs) plus it.
         const next = tlp.hops[tlp.hopIndex + 1];
-        const egress = next?.kind === "link" ? this.linkOfHop(next) : undefined;
+        const egress = next?.kind === "link" ? tlp.links[tlp.hopIndex + 1] : undefined;
         const latencyPs = this.options.ideal ? 0 : this.options.platform.switchLatencyPs;
         const serializationPs = egress ? tlp.wireBytes * egress.psPerByte : 0;
         notBeforePs = Math.max(notBeforePs, tlp.tailPs + latencyPs - serializationPs);
@@ -211,13 +222,14 @@ export class Fabric {
         continue;
       }
       // Root complex: translation (requests only) and traversal latency; P2P pays the platform's penalty.
-      const { platform, ideal } = this.options;
+      const options = this.options;
       // Peer to peer when the root complex is neither where the TLP starts (a completion from
       // memory) nor where it ends (a request to memory).
       const p2p = tlp.hopIndex > 0 && tlp.hopIndex + 1 < tlp.hops.length;
-      let delayPs = ideal ? 0 : platform.rootComplexLatencyPs + (p2p ? platform.p2pExtraPs : 0);
-      if (tlp.kind !== "CplD") {
-        const outcome = this.onRootComplex(tlp, p2p);
+      let delayPs = options.ideal ? 0 : options.platform.rootComplexLatencyPs + (p2p ? options.platform.p2pExtraPs : 0);
+      const hook = this.onRootComplex;
+      if (tlp.kind !== "CplD" && hook !== undefined) {
+        const outcome = hook(tlp, p2p);
         delayPs += outcome.delayPs;
         if (!outcome.ok) return; // the caller recorded the fault and answered the requester
       }

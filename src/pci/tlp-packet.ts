@@ -3,6 +3,7 @@
  * Allocated per TLP; the transport keeps only the TLPs on the wire, so memory stays bounded by the
  * window, not by the transfer size.
  */
+import type { LinkDirection } from "./link-direction.js";
 import type { Hop } from "./route.js";
 import type { TlpKind } from "./tlp.js";
 
@@ -32,6 +33,10 @@ export interface Tlp {
   readonly status: CompletionStatus;
   /** The route's hops this TLP follows (request or completion hops). */
   readonly hops: readonly Hop[];
+  /** Per hop: its link direction (link hops), from `Fabric.compile`. */
+  readonly links: readonly (LinkDirection | undefined)[];
+  /** Per hop: whether the fabric forwards the TLP across the switch after this link without an event. */
+  readonly expressAt: readonly boolean[];
   /** Index of the hop the TLP is on (advanced by the fabric). */
   hopIndex: number;
   /** When its last byte arrived at the current hop's receiver (for cut-through forwarding). */
