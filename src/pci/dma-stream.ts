@@ -127,7 +127,12 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
   fabric.prepare(route.request);
   fabric.prepare(route.completion);
   // The part of the completion route from the root complex: how a request refused there is answered.
-  const fromRootComplex = route.completion.slice(Math.max(0, route.completion.findIndex((hop) => hop.kind === "root-complex")));
+  const fromRootComplex = route.completion.slice(
+    Math.max(
+      0,
+      route.completion.findIndex((hop) => hop.kind === "root-complex"),
+    ),
+  );
   fabric.prepare(fromRootComplex);
   const compiled = new Map([route.request, route.completion, fromRootComplex].map((hops) => [hops, fabric.compile(hops)] as const));
   const compiledOf = (hops: Route["request"]) => {
@@ -295,7 +300,6 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       }
     }
   }
-
 
   // How far ahead the requester has booked its own link: it stops a little ahead of the wire.
   const firstLink = fabric.firstLinkOf(route.request);

@@ -8,13 +8,14 @@
  *   when an IOMMU is on; the TLPs cross the root complex;
  * - NOT_SUPPORTED: no run; the kernel would refuse the mapping, and the reason says why.
  */
+import { assert } from "../fabric/assert.js";
 import { Engine } from "../fabric/engine.js";
 import { type DmaOp, type DmaStreamResult, runDmaStream } from "./dma-stream.js";
 import { Fabric, type FabricTlpSettings } from "./fabric.js";
 import { IOMMU_PAGE_2M, IOMMU_PAGE_4K, Iommu } from "./iommu.js";
 import { P2pdma, type P2pdmaProfile, type PciP2pdmaMapType } from "./p2pdma.js";
 import type { PerfPlatform } from "./perf-platform.js";
-import { describeRoute, type RouteTarget, routeRequest } from "./route.js";
+import { decodeAddress, describeRoute, type RouteTarget, routeRequest } from "./route.js";
 import type { Bar, PciFunction, Topology } from "./topology.js";
 
 /** Where the stream goes. */
@@ -93,6 +94,16 @@ export function runPathPerf(topology: Topology, from: PciFunction, to: PathTarge
       base = IOVA_BASE + (bar.cpuAddress - barPageStart(bar, pageSize));
     }
   }
+  // The fabric routes by address: decode where the first request lands. A BUS_ADDR peer decodes at
+  // its BAR; IOVAs and host addresses reach the root complex, which translates and decodes them.
+  const landing =
+    iommu === undefined && target.kind === "bar"
+      ? decodeAddress(topology.functions, mapType === "bus-addr" ? base : base + target.fn.hostBridge.busOffset, from.hostBridge.numaNode)
+      : target;
+  assert(
+    landing.kind === target.kind && (landing.kind !== "bar" || target.kind !== "bar" || landing.fn === target.fn),
+    "address decode disagrees with the target",
+  );
   const route = routeRequest(from, target);
   if (route.request.length === 0) return { ok: false, message: `${from.id} and the target are functions of one device: the DMA never leaves it` };
   const engine = new Engine({ seed: 0 });

@@ -124,3 +124,18 @@ export function describeRoute(hops: readonly Hop[]): string {
     )
     .join(" · ");
 }
+
+/**
+ * Address decode, as the fabric does it: the memory BAR (of any function in the topology) whose
+ * bus-address range holds `busAddress`, else host memory. Bridge windows are the union of their
+ * subtree's BARs (the builder assigns BARs depth-first), so finding the BAR finds the window path.
+ * @param functions the topology's functions.
+ */
+export function decodeAddress(functions: readonly PciFunction[], busAddress: number, numaNode: number): RouteTarget {
+  for (const fn of functions) {
+    for (const bar of fn.bars) {
+      if (bar.type !== "io" && busAddress >= bar.busAddress && busAddress < bar.busAddress + bar.sizeBytes) return { kind: "bar", fn, bar };
+    }
+  }
+  return { kind: "host-memory", numaNode };
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ACS_RR } from "../../src/pci/acs.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
 import { dualSocket, hostBridge, leaf, oneSwitch, pcieSwitch, rootPort } from "../../src/pci/builders.js";
-import { describeRoute, routeRequest } from "../../src/pci/route.js";
+import { decodeAddress, describeRoute, routeRequest } from "../../src/pci/route.js";
 import type { PciFunction, Topology } from "../../src/pci/topology.js";
 import type { TopologySpec } from "../../src/pci/topology-spec.js";
 
@@ -55,5 +55,18 @@ describe("routeRequest", () => {
   it("keeps requests between functions of one device inside the device", () => {
     const m = build({ hostBridges: [{ devices: [rootPort({ ...leaf("nic", "p0") }), { ...leaf("nic", "p1"), slot: 1, function: 1 }] }] });
     expect(routeRequest(fn(m, "p0"), bar(fn(m, "p0"))).request).toEqual([]);
+  });
+});
+
+describe("decodeAddress", () => {
+  it("finds the BAR that decodes a bus address, and host memory elsewhere", () => {
+    const t = build(oneSwitch(["gpu", "nic"]));
+    const gpu = fn(t, "gpu0");
+    const bar1 = gpu.bars[1] as NonNullable<PciFunction["bars"][1]>;
+    const inside = decodeAddress(t.functions, bar1.busAddress + bar1.sizeBytes - 1, 0);
+    expect(inside.kind === "bar" && [inside.fn.id, inside.bar.index]).toEqual([gpu.id, 1]);
+    const past = decodeAddress(t.functions, bar1.busAddress + bar1.sizeBytes, 0);
+    expect(past.kind === "bar" && past.fn === gpu && past.bar.index === 1).toBe(false);
+    expect(decodeAddress(t.functions, 0x1000, 3)).toEqual({ kind: "host-memory", numaNode: 3 });
   });
 });
