@@ -5,8 +5,9 @@ import { importHwlocXml, linkFromGBps, looksLikeHwlocXml } from "../../src/io/hw
 import type { TopologyImport } from "../../src/io/import-types.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
 import { nvidiaSmiLevel } from "../../src/pci/nvidia-level.js";
-import type { PciFunction, Topology } from "../../src/pci/topology.js";
+import type { Topology } from "../../src/pci/topology.js";
 import { assertTopologyOrLocatedError, mutate, mutation } from "../support/import-properties.js";
+import { treeRows } from "../support/topology-rows.js";
 
 const FIXTURES = "/work/shared/fixtures/topologies";
 const V2_FILE = "hwloc-supermicro-sys221h-tnr-spr-2s/lstopo.xml";
@@ -22,23 +23,6 @@ function imported(text: string, file: string): { topology: Topology; result: Ext
   if (!built.ok) throw new Error(`build failed: ${JSON.stringify(built.errors)}`);
   expect(built.warnings).toEqual([]);
   return { topology: built.topology, result };
-}
-
-/** The whole tree, one row per host bridge and function: address, role, ids, kind, link, alias. */
-function treeRows(topology: Topology): string[] {
-  const hex = (value: number) => value.toString(16).padStart(4, "0");
-  const rows: string[] = [];
-  const walk = (fn: PciFunction, depth: number) => {
-    const link = fn.link ? `Gen${fn.link.gen} x${fn.link.width}` : "-";
-    const { vendorId, deviceId, deviceKind, name } = fn.identity;
-    rows.push(`${"  ".repeat(depth)}${fn.id.slice(5)} ${fn.kind} ${hex(vendorId)}:${hex(deviceId)} ${deviceKind} ${link}${name ? ` ${name}` : ""}`);
-    for (const child of fn.children) walk(child, depth + 1);
-  };
-  for (const hb of topology.hostBridges) {
-    rows.push(`${hb.id} numa ${hb.numaNode} socket ${hb.socket}`);
-    for (const fn of hb.rootFunctions) walk(fn, 1);
-  }
-  return rows;
 }
 
 function kindCounts(topology: Topology): Record<string, number> {
