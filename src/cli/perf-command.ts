@@ -210,9 +210,11 @@ function pathRun(
 
 function parseTarget(text: string, topology: Topology): PathTarget | string {
   if (text === "host") return { kind: "host" };
+  const host = /^host:(\d+)$/.exec(text);
+  if (host) return { kind: "host", numaNode: Number(host[1]) };
   const match = /^(.+?)(?::bar(\d))?$/.exec(text);
   const fn = match ? topology.find(match[1] as string) : undefined;
-  if (!match || !fn) return `--to ${text}: expected host, or a function (BDF or name) with an optional :barN`;
+  if (!match || !fn) return `--to ${text}: expected host, host:NUMA-NODE, or a function (BDF or name) with an optional :barN`;
   const barIndex = match[2] === undefined ? (largestBar(fn) ?? -1) : Number(match[2]);
   if (barIndex < 0) return `--to ${text}: ${fn.id} has no memory BAR`;
   return { kind: "bar", fn, barIndex };

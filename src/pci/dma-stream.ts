@@ -74,9 +74,12 @@ export interface DmaStreamResult {
 /** How far ahead of the wire the requester books its first link, ps (bounds memory; 64 MPS TLPs at Gen1 x1 is far longer). */
 const QUEUE_AHEAD_PS = 2_000_000;
 
-/** Whether a function answers memory requests (Memory Space Enable, D0) [kernel.md §c.6]. */
-function decodesMemory(fn: PciFunction): boolean {
-  return fn.memoryEnabled && fn.powerState === "D0";
+/** Why a function does not answer memory requests (MSE off, in reset, not in D0) [kernel.md §c.6], or undefined when it does. */
+function urReason(fn: PciFunction): string | undefined {
+  if (fn.inReset) return "in reset";
+  if (!fn.memoryEnabled) return "Memory Space Enable is off";
+  if (fn.powerState !== "D0") return `in ${fn.powerState}`;
+  return undefined;
 }
 
 /** Runs the stream on `engine` until it drains. */
@@ -246,12 +249,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
         account(tlp.op, tlp.requestBytes, atPs);
       } else account(tlp.op, tlp.payloadBytes, atPs);
     } else {
-      const reason =
-        target.kind === "bar" && !decodesMemory(target.fn)
-          ? target.fn.memoryEnabled
-            ? `in ${target.fn.powerState}`
-            : "Memory Space Enable is off"
-          : undefined;
+      const reason = target.kind === "bar" ? urReason(target.fn) : undefined;
       if (tlp.kind === "MWr") {
         if (reason) {
           ur(tlp, reason);

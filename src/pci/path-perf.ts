@@ -19,7 +19,9 @@ import { decodeAddress, describeRoute, type RouteTarget, routeRequest } from "./
 import type { Bar, PciFunction, Topology } from "./topology.js";
 
 /** Where the stream goes. */
-export type PathTarget = { readonly kind: "host" } | { readonly kind: "bar"; readonly fn: PciFunction; readonly barIndex: number };
+export type PathTarget =
+  /** System memory on a NUMA node (default: the requester's host bridge's node). */
+  { readonly kind: "host"; readonly numaNode?: number } | { readonly kind: "bar"; readonly fn: PciFunction; readonly barIndex: number };
 
 /** The run's settings. */
 export interface PathPerfOptions {
@@ -65,7 +67,7 @@ export function runPathPerf(topology: Topology, from: PciFunction, to: PathTarge
   let completerLatencyPs: number;
   const span = Math.ceil(options.workingSetBytes / pageSize) * pageSize;
   if (to.kind === "host") {
-    target = { kind: "host-memory", numaNode: from.hostBridge.numaNode };
+    target = { kind: "host-memory", numaNode: to.numaNode ?? from.hostBridge.numaNode };
     mapType = "host-memory";
     base = HOST_BUFFER;
     // A working window larger than the LLC is served from DRAM (§5 rows 1-2).
@@ -108,7 +110,8 @@ export function runPathPerf(topology: Topology, from: PciFunction, to: PathTarge
   if (route.request.length === 0) return { ok: false, message: `${from.id} and the target are functions of one device: the DMA never leaves it` };
   const engine = new Engine({ seed: 0 });
   const fabric = new Fabric(engine, { platform: options.platform, ideal: options.ideal, tlp: options.tlp });
-  const remote = target.kind === "host-memory" ? false : target.fn.hostBridge.numaNode !== from.hostBridge.numaNode;
+  // Memory or a peer on another NUMA node is reached over the inter-socket link (§5 row 4).
+  const remote = (target.kind === "host-memory" ? target.numaNode : target.fn.hostBridge.numaNode) !== from.hostBridge.numaNode;
   const result = runDmaStream(engine, fabric, {
     requester: from,
     target,

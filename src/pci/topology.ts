@@ -55,6 +55,8 @@ export class PciFunction {
   acsCtl: AcsBits;
   memoryEnabled: boolean;
   powerState: "D0" | "D1" | "D2" | "D3hot" | "D3cold";
+  /** Held in reset (FLR, secondary bus reset): answers nothing but UR until released [kernel.md §c.6]. */
+  inReset = false;
 
   constructor(
     readonly bdf: Bdf,

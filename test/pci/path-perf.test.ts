@@ -81,13 +81,21 @@ describe("the IOMMU's IOTLB (pcie-timing.md §5 rows 5-7)", () => {
 });
 
 describe("failures are values and trace events", () => {
-  it("answers Unsupported Request when the target's memory is disabled: writes dropped, reads completed with UR", () => {
+  it("answers Unsupported Request when the target's memory is disabled, it is in reset or in D3: writes dropped, reads completed with UR", () => {
     const t = build(oneSwitch(["gpu", "nic"]));
     fn(t, "gpu0").memoryEnabled = false;
     const reads = ok(runPathPerf(t, fn(t, "nic0"), { kind: "bar", fn: fn(t, "gpu0"), barIndex: 1 }, { ...base, ops: 10 })).result;
     expect([reads.opsCompleted, reads.opsFailed, reads.unsupportedRequests]).toEqual([0, 10, 80]);
     const writes = ok(runPathPerf(t, fn(t, "nic0"), { kind: "bar", fn: fn(t, "gpu0"), barIndex: 1 }, { ...base, op: "write", ops: 10 })).result;
     expect([writes.opsFailed, writes.unsupportedRequests]).toEqual([10, 160]);
+    fn(t, "gpu0").memoryEnabled = true;
+    fn(t, "gpu0").inReset = true;
+    expect(ok(runPathPerf(t, fn(t, "nic0"), { kind: "bar", fn: fn(t, "gpu0"), barIndex: 1 }, { ...base, ops: 2 })).result.opsFailed).toBe(2);
+    fn(t, "gpu0").inReset = false;
+    fn(t, "gpu0").powerState = "D3hot";
+    expect(ok(runPathPerf(t, fn(t, "nic0"), { kind: "bar", fn: fn(t, "gpu0"), barIndex: 1 }, { ...base, ops: 2 })).result.opsFailed).toBe(2);
+    fn(t, "gpu0").powerState = "D0";
+    expect(ok(runPathPerf(t, fn(t, "nic0"), { kind: "bar", fn: fn(t, "gpu0"), barIndex: 1 }, { ...base, ops: 2 })).result.opsFailed).toBe(0);
   });
 
   it("blocks DMA to an unmapped IOVA before it reaches memory, with a fault event and a failed read", () => {
@@ -130,6 +138,13 @@ describe("platform policies and conservation", () => {
     expect(writes.opsFailed).toBe(0);
     const open = build(oneSwitch(["gpu", "nic"]));
     expect(ok(runPathPerf(open, fn(open, "nic0"), { kind: "bar", fn: fn(open, "gpu0"), barIndex: 1 }, { ...base, platform, ops: 5 })).result.opsFailed).toBe(0);
+  });
+
+  it("adds the remote-socket penalty for memory on another NUMA node (+53 ns, §5 row 4)", () => {
+    const d = build(dualSocket());
+    const read = (numaNode: number) =>
+      ok(runPathPerf(d, fn(d, "nic0"), { kind: "host", numaNode }, { ...base, sizeBytes: 64, ops: 200, iommu: "off" })).result.latencyNsMedian;
+    expect(read(1) - read(0)).toBeCloseTo(53, 0);
   });
 
   it("serves a working window larger than the LLC from DRAM (+54 ns, §5 row 2)", () => {
