@@ -137,16 +137,11 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     ),
   );
   fabric.prepare(fromRootComplex);
-  const compiled = new Map([route.request, route.completion, fromRootComplex].map((hops) => [hops, fabric.compile(hops)] as const));
-  const compiledOf = (hops: Route["request"]) => {
-    let found = compiled.get(hops);
-    if (!found) {
-      fabric.prepare(hops);
-      found = fabric.compile(hops);
-      compiled.set(hops, found);
-    }
-    return found;
-  };
+  // Every path a TLP of this stream can take, compiled once (per-hop links, express flags).
+  const requestPath = { hops: route.request, ...fabric.compile(route.request) };
+  const completionPath = { hops: route.completion, ...fabric.compile(route.completion) };
+  const refusalPath = { hops: fromRootComplex, ...fabric.compile(fromRootComplex) };
+  type Path = typeof requestPath;
 
   const packet = (
     kind: Tlp["kind"],
@@ -157,9 +152,8 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     index: number,
     last: boolean,
     status: CompletionStatus,
-    hops: Route["request"],
+    path: Path,
   ): Tlp => {
-    const path = compiledOf(hops);
     tlps++;
     return {
       kind,
@@ -172,7 +166,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       lastOfRequest: last,
       lastOfOp: last,
       status,
-      hops,
+      hops: path.hops,
       links: path.links,
       expressAt: path.expressAt,
       hopIndex: 0,
@@ -198,13 +192,13 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       pendingHead = 0;
     }
     if (status === "UR") {
-      fabric.inject(packet("CplD", request.address, 0, request.requestBytes, request.tag, request.op, true, "UR", route.completion), engine.nowPs);
+      fabric.inject(packet("CplD", request.address, 0, request.requestBytes, request.tag, request.op, true, "UR", completionPath), engine.nowPs);
       return;
     }
     const sizes = completionSizes(request.address, request.requestBytes, mps, rcb, rcbChunks);
     let address = request.address;
     sizes.forEach((bytes, i) => {
-      fabric.inject(packet("CplD", address, bytes, 0, request.tag, request.op, i === sizes.length - 1, "SC", route.completion), engine.nowPs);
+      fabric.inject(packet("CplD", address, bytes, 0, request.tag, request.op, i === sizes.length - 1, "SC", completionPath), engine.nowPs);
       address += bytes;
     });
   }, "completer");
@@ -217,7 +211,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       account(tlp.op, tlp.payloadBytes, engine.nowPs);
       pump();
     } else {
-      const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", fromRootComplex);
+      const cpl = packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", refusalPath);
       fabric.inject(cpl, engine.nowPs + delayPs);
     }
     return { ok: false as const, delayPs, reason };
@@ -281,14 +275,14 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
         const address = base + writeCursor;
         const bytes = Math.min(mps - (address % mps), sizeBytes - writeCursor);
         writeCursor += bytes;
-        fabric.inject(packet("MWr", address, bytes, 0, -1, nextOp, writeCursor === sizeBytes, "SC", route.request), opReadyPs);
+        fabric.inject(packet("MWr", address, bytes, 0, -1, nextOp, writeCursor === sizeBytes, "SC", requestPath), opReadyPs);
       } else if (reads && readCursor < sizeBytes) {
         if (tagsInUse >= config.tags) return;
         const address = base + readCursor;
         const bytes = Math.min(mrrs - (address % mrrs), PAGE_4K - (address % PAGE_4K), sizeBytes - readCursor);
         readCursor += bytes;
         tagsInUse++;
-        fabric.inject(packet("MRd", address, 0, bytes, freeTags.pop() ?? tagNext++, nextOp, false, "SC", route.request), opReadyPs);
+        fabric.inject(packet("MRd", address, 0, bytes, freeTags.pop() ?? tagNext++, nextOp, false, "SC", requestPath), opReadyPs);
       }
       if ((!writes || writeCursor === sizeBytes) && (!reads || readCursor === sizeBytes)) {
         nextOp++;

@@ -143,8 +143,10 @@ export class LinkDirection {
   send(tlp: Tlp, notBeforePs = 0): void {
     let start = Math.max(this.busyUntilPs, this.engine.nowPs, notBeforePs);
     const cls = creditClassIndex(tlp);
-    if (this.limited[cls]) {
-      const creditsAt = this.takeCredits(cls, dataCredits(tlp.payloadBytes), start);
+    const limited = this.limited[cls] === true;
+    const data = limited ? dataCredits(tlp.payloadBytes) : 0;
+    if (limited) {
+      const creditsAt = this.takeCredits(cls, data, start);
       if (creditsAt > start) {
         this.counters.creditStalls++;
         start = creditsAt;
@@ -158,11 +160,11 @@ export class LinkDirection {
     this.counters.busyPs += serializationPs;
     const tailPs = this.busyUntilPs + this.config.latencyPs;
     tlp.tailPs = tailPs;
-    if (this.limited[cls]) {
+    if (limited) {
       // The receiver frees the buffer as the last byte arrives; the sender learns it one UpdateFC later.
       this.returnTimes.push(tailPs + this.returnDelayPs);
       this.returnClasses.push(cls);
-      this.returnData.push(dataCredits(tlp.payloadBytes));
+      this.returnData.push(data);
     }
     const cutThrough = this.config.cutThroughPs;
     const handOverPs = cutThrough === undefined ? tailPs : start + this.config.latencyPs + cutThrough;
