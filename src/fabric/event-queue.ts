@@ -85,11 +85,6 @@ export class EventQueue {
     return this.held;
   }
 
-  /** Sequence numbers handed out so far (the total number of events ever scheduled). */
-  get scheduledCount(): number {
-    return this.seqNext;
-  }
-
   /**
    * Schedules `handler(arg)` at `timePs`; ties fire in the order they were pushed. Not cancellable.
    * Preconditions (checked by the engine): `timePs` is a safe integer not before the clock,

@@ -40,8 +40,3 @@ export function acsBits(flags: readonly AcsFlag[]): AcsBits {
 export function acsFlags(bits: AcsBits): AcsFlag[] {
   return ACS_FLAGS.filter((_, i) => (bits & (1 << i)) !== 0);
 }
-
-/** Formats bits like lspci's ACSCtl line: `SrcValid+ TransBlk- ReqRedir+ …`, compactly: `SV+ TB- RR+ …`. */
-export function formatAcs(bits: AcsBits): string {
-  return ACS_FLAGS.map((flag, i) => `${flag}${(bits & (1 << i)) !== 0 ? "+" : "-"}`).join(" ");
-}

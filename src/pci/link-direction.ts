@@ -124,11 +124,6 @@ export class LinkDirection {
     return Math.max(this.busyUntilPs, this.engine.nowPs);
   }
 
-  /** TLPs on the wire that will be delivered by an arrival event here. */
-  get queuedCount(): number {
-    return this.inFlight.length - this.inFlightHead;
-  }
-
   /** How far ahead of now the wire is booked, ps. */
   get backlogPs(): number {
     return Math.max(0, this.busyUntilPs - this.engine.nowPs);

@@ -28,9 +28,6 @@ export type PciP2pdmaMapType =
    */
   | "not-supported";
 
-/** Every map type, in the kernel's enum order. */
-export const PCI_P2PDMA_MAP_TYPES: readonly PciP2pdmaMapType[] = ["not-supported", "bus-addr", "thru-host-bridge"];
-
 /** The kernel's name of each map type, for messages a kernel developer can grep for. */
 export const KERNEL_MAP_TYPE_NAME: Readonly<Record<PciP2pdmaMapType, string>> = {
   "bus-addr": "BUS_ADDR",
