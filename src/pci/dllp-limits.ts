@@ -4,7 +4,7 @@
  * Gen1-Gen5 from PCIe 5.0 base-spec tables 3-7..3-9 and 2-46..2-48 and copied Gen5 into Gen6 and Gen7
  * as a guess; the model charges one 8-byte Ack per `A` bytes and one 8-byte UpdateFC per `F` bytes.
  *
- * GENERATED DATA, do not edit by hand. Generated once from /work/shared/spec/dllp-limits.csv by a
+ * GENERATED DATA, do not edit by hand. Generated once from ../shared/spec/dllp-limits.csv by a
  * one-off Node script that checks the CSV header is `gen,lanes,mps,ack_limit,fc_update_guideline` and
  * writes each data row, in file order, as one `[gen, lanes, mps, ackLimit, fcUpdateGuideline]`
  * tuple, then formatted with `npx biome check --write`. test/pci/pcie-model.test.ts compares this table

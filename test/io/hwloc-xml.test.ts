@@ -6,10 +6,10 @@ import type { TopologyImport } from "../../src/io/import-types.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
 import { nvidiaSmiLevel } from "../../src/pci/nvidia-level.js";
 import type { Topology } from "../../src/pci/topology.js";
+import { FIXTURES } from "../support/fixtures.js";
 import { assertTopologyOrLocatedError, mutate, mutation } from "../support/import-properties.js";
 import { treeRows } from "../support/topology-rows.js";
 
-const FIXTURES = "/work/shared/fixtures/topologies";
 const V2_FILE = "hwloc-supermicro-sys221h-tnr-spr-2s/lstopo.xml";
 const V1_FILE = "hwloc-v1-haswell-2s-2x-k80-pex8747/lstopo-v1.xml";
 const v2Text = readFileSync(`${FIXTURES}/${V2_FILE}`, "utf8");

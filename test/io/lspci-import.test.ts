@@ -1,14 +1,18 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { synthLspciVerbose } from "../../bench/lspci-synth.js";
 import type { ImportIssue } from "../../src/io/import-types.js";
 import { importLspci, looksLikeLspciTree, looksLikeLspciVerbose } from "../../src/io/lspci-import.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
+import { nvidiaSmiLevel } from "../../src/pci/nvidia-level.js";
+import { calcMapTypeAndDist } from "../../src/pci/p2pdma.js";
+import type { PciFunction } from "../../src/pci/topology.js";
 import type { FunctionSpec, TopologySpec } from "../../src/pci/topology-spec.js";
+import { FIXTURES } from "../support/fixtures.js";
 import { SERVER_TREE } from "../support/lspci-samples.js";
 
-const FIXTURES = "/work/shared/fixtures/topologies";
 const ASUS = readFileSync(`${FIXTURES}/lspci-asus-p9x79-e-ws-2x-pex8747/lspci-vvnn.txt`, "utf8");
 const GIGABYTE = readFileSync(`${FIXTURES}/lspci-gigabyte-g1-sniper-5-pex8747/lspci-vvnn.txt`, "utf8");
 
@@ -775,5 +779,49 @@ describe("synthLspciVerbose (the import benchmark's input)", () => {
     ]);
     // Only the host bridges' own functions lack a Power Management capability.
     expect(warnings.length).toBe(1 + spec.hostBridges.length);
+  });
+});
+
+describe("importLspci: pair results on the fixtures (kernel.md §a.3-a.5)", () => {
+  it("classifies pairs of each machine as the kernel would", () => {
+    const rows: string[] = [];
+    const cases: Array<[string, Array<[string, string]>]> = [
+      [
+        "lspci-asus-p9x79-e-ws-2x-pex8747",
+        [
+          ["03:00.0", "05:00.0"],
+          ["0b:00.0", "0c:00.0"],
+        ],
+      ],
+      [
+        "lspci-gigabyte-g1-sniper-5-pex8747",
+        [
+          ["04:00.0", "04:00.1"],
+          ["04:00.0", "05:00.0"],
+        ],
+      ],
+    ];
+    for (const [dir, pairs] of cases) {
+      const text = readFileSync(join(FIXTURES, dir, "lspci-vvnn.txt"), "utf8");
+      const imported = importLspci({ verbose: { text, file: "f" } });
+      if (!imported.ok) throw new Error(imported.error.message);
+      const built = buildTopology(imported.spec);
+      if (!built.ok) throw new Error("build");
+      const t = built.topology;
+      for (const [a, b] of pairs) {
+        const fa = t.find(a) as PciFunction;
+        const fb = t.find(b) as PciFunction;
+        const r = calcMapTypeAndDist(fa, fb, t);
+        rows.push(`${a} ${b} ${r.mapType} ${r.distance} ${nvidiaSmiLevel(fa, fb)}`);
+      }
+    }
+    // Ivy Bridge-E (8086:0e00) and Haswell desktop (8086:0c00) host bridges are not on the allow
+    // list (§a.4), so only the two functions of the GTX TITAN, below one switch port, get BUS_ADDR.
+    expect(rows).toEqual([
+      "03:00.0 05:00.0 not-supported 6 PHB",
+      "0b:00.0 0c:00.0 not-supported 4 PHB",
+      "04:00.0 04:00.1 bus-addr 2 PIX",
+      "04:00.0 05:00.0 not-supported 6 PHB",
+    ]);
   });
 });

@@ -3,8 +3,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type LspciRecord, looksLikeLspciVerbose, parseLspciVerbose } from "../../src/io/lspci-verbose.js";
 import { formatBdf } from "../../src/pci/ids.js";
+import { FIXTURES } from "../support/fixtures.js";
 
-const FIXTURES = "/work/shared/fixtures/topologies";
 const ASUS = readFileSync(`${FIXTURES}/lspci-asus-p9x79-e-ws-2x-pex8747/lspci-vvnn.txt`, "utf8");
 const GIGABYTE = readFileSync(`${FIXTURES}/lspci-gigabyte-g1-sniper-5-pex8747/lspci-vvnn.txt`, "utf8");
 

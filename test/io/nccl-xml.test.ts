@@ -7,10 +7,10 @@ import { parseXml } from "../../src/io/xml.js";
 import { buildTopology } from "../../src/pci/build-topology.js";
 import { nvidiaSmiLevel } from "../../src/pci/nvidia-level.js";
 import type { Topology } from "../../src/pci/topology.js";
+import { FIXTURES } from "../support/fixtures.js";
 import { assertTopologyOrLocatedError, mutate, mutation } from "../support/import-properties.js";
 import { treeRows } from "../support/topology-rows.js";
 
-const FIXTURES = "/work/shared/fixtures/topologies";
 const DGX_FILE = "nccl-dgx-a100-rome-8gpu/nccl-topo.xml";
 const HGX_FILE = "nccl-hgx-a100-80g-icelake-2s-cx6dx/nccl-topo.xml";
 const dgxText = readFileSync(`${FIXTURES}/${DGX_FILE}`, "utf8");
