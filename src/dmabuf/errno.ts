@@ -13,6 +13,8 @@ export const ERRNO = {
   EBUSY: 16,
   ENODEV: 19,
   EINVAL: 22,
+  EMFILE: 24,
+  ENOTTY: 25,
   EOVERFLOW: 75,
   EOPNOTSUPP: 95,
 } as const;
