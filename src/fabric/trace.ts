@@ -11,6 +11,10 @@
  *   interface TraceKinds { pci: { "tlp.send": { link: string; bytes: number } } }
  * }
  * ```
+ *
+ * `TraceKinds[layer]` can be declared once only; a layer whose kinds live in several files names
+ * an interface for them there (`TraceKinds { dmabuf: DmaBufTraceKinds }`) and each file augments
+ * that interface (see src/dmabuf/dma-buf.ts).
  */
 import { assert } from "./assert.js";
 import { Fingerprint } from "./fingerprint.js";
