@@ -17,15 +17,31 @@
  * 7. Detach: the importer lets go of the attachment.
  * 8. Release: the last fd closes; the registration reference is put exactly once (§c.3, E10).
  *
- * Revoke (§c.4): a MEM clear, D3 entry, FLR, reset, hot reset, low-power entry or device close sets
- * `revoked` under memory_lock and resv, calls every importer's `moveNotify`, waits for fences and
- * unmaps, and only then lets the hardware change; restore clears it when memory is back (close is
- * permanent).
+ * Revoke (§c.4): a MEM clear, D3 entry, FLR, reset, hot reset, low-power entry or device close
+ * takes the device's memory_lock for write and revokes every export first (set `revoked` under
+ * resv, invalidate every importer, wait for fences and unmaps: `dmaBufRevoke`'s sequence), then
+ * changes the hardware, then restores the exports only when memory is enabled again. Close is
+ * permanent: the export is unlinked, its registration dropped, its owner cleared.
  *
- * In place so far: the uAPI layout, encoder and kernel-style copies (`uapi.ts`) and the validation
- * of steps 0-12 of §c.2 (`feature-dma-buf.ts`). Not yet: the exporter object, attach/map, revoke
- * and restore, which need src/dmabuf's objects.
+ * Files:
+ * - `uapi.ts`, `feature-dma-buf.ts`: the uAPI bytes and the validation of §c.2, pure.
+ * - `vfio-pci-device.ts`: {@link VfioPciDevice}: open/close, the export ioctl, the export list,
+ *   registration references, and one method per trigger.
+ * - `dmabuf-export.ts`: the per-export object ({@link VfioPciDmaBuf}: revoked, kref, completion)
+ *   and the exporter ops (attach, map, unmap, release).
+ * - `dmabuf-move.ts`: revoke/restore of a device's exports and close's cleanup.
+ * - `revoke-triggers.ts`, `hot-reset.ts`: the triggers of §c.4 as processes.
+ * - `memory-lock.ts`: memory_lock as an asserted rw-semaphore, ordered before resv (I13).
+ * - `profiles.ts`: `vfio-dmabuf-wait` (default), `vfio-dmabuf-initial` (E12), and the mutants
+ *   E6, E7, E8, E10, E13, E27 as named options.
+ * - `fd-table.ts`: the user's fds (`dma_buf_fd`, `dma_buf_get`, `close`); a full table is E10's trigger.
+ * - `vfio-op.ts`: a request that takes simulated time and returns an errno or a value.
+ * - `trace-kinds.ts`: every `vfio/...` trace event.
  */
+
+export { VFIO_PCI_DMABUF_OPS, type VfioDmaBufOwner, VfioPciDmaBuf, type VfioPciDmaBufInit, vfioPciDmaBufFree } from "./dmabuf-export.js";
+export { type VfioMoveContext, vfioPciDmaBufCleanup, vfioPciDmaBufMove } from "./dmabuf-move.js";
+export { FdTable } from "./fd-table.js";
 export {
   DMA_IOVA_USE_SWIOTLB,
   type DmaBufFeatureResult,
@@ -38,6 +54,11 @@ export {
   type VfioDmaBufDevice,
   validateDmaBufFeature,
 } from "./feature-dma-buf.js";
+export { type HotResetOptions, vfioPciHotReset } from "./hot-reset.js";
+export { MemoryLock } from "./memory-lock.js";
+export { VFIO_MUTANTS, VFIO_PROFILES, type VfioMutant, type VfioOptions, type VfioProfile, type VfioSettings, vfioSettings } from "./profiles.js";
+export { pciResetFunctions, powerStateRank, type TriggerBody } from "./revoke-triggers.js";
+export type { VfioTraceKinds } from "./trace-kinds.js";
 export {
   copyDmaBufHeader,
   copyFeatureHeader,
@@ -59,3 +80,5 @@ export {
   type VfioDmaBufHeader,
   type VfioRegionDmaRange,
 } from "./uapi.js";
+export { failed, OK, spawnVfioOp, VfioOp, type VfioOpBody } from "./vfio-op.js";
+export { VfioPciDevice, type VfioPciDeviceConfig } from "./vfio-pci-device.js";
