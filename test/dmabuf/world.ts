@@ -11,24 +11,9 @@ import type { Errno } from "../../src/dmabuf/errno.js";
 import { DmaBufDma, type DmaIommu, dmaBufFreeSgt, dmaBufPhysVecToSgt, type PhysVec } from "../../src/dmabuf/map.js";
 import { Engine } from "../../src/fabric/engine.js";
 import { TraceRecorder } from "../../src/fabric/recorder.js";
-import { buildTopology } from "../../src/pci/build-topology.js";
 import { P2pdma, p2pdmaProvider } from "../../src/pci/p2pdma.js";
 import type { PciFunction, Topology } from "../../src/pci/topology.js";
-import type { TopologySpec } from "../../src/pci/topology-spec.js";
-
-/** Builds a spec, throwing on errors (a bug in the test). */
-export function machine(spec: TopologySpec): Topology {
-  const result = buildTopology(spec);
-  if (!result.ok) throw new Error(`bad test topology: ${JSON.stringify(result.errors)}`);
-  return result.topology;
-}
-
-/** The function named `name`. */
-export function fn(topology: Topology, name: string): PciFunction {
-  const found = topology.find(name);
-  if (found === undefined) throw new Error(`no function ${name}`);
-  return found;
-}
+import { fn, machine } from "../support/build.js";
 
 /** A fresh engine whose trace is recorded. */
 export function recordedEngine(): { engine: Engine; trace: TraceRecorder } {
@@ -119,3 +104,5 @@ export function barExporter(engine: Engine, topology: Topology, owner: PciFuncti
   const size = options.ranges.reduce((sum, r) => sum + r.len, 0);
   return exportDmaBuf(engine, { name: options.name ?? `${owner.label}/bar${barIndex}`, size, ops, priv });
 }
+
+export { fn, machine };

@@ -3,6 +3,7 @@
  * engine with a trace recorder, vfio-pci devices over its functions, export requests as uAPI bytes,
  * and a dynamic importer (nic0) whose unmap arrives a fixed time after each invalidate.
  */
+
 import { type DmaBufAttachment, dmaBufAttach } from "../../src/dmabuf/attachment.js";
 import type { DmaBuf } from "../../src/dmabuf/dma-buf.js";
 import { dmaBufMapAttachment, dmaBufUnmapAttachment } from "../../src/dmabuf/map.js";
@@ -10,34 +11,20 @@ import { Engine } from "../../src/fabric/engine.js";
 import { sleep } from "../../src/fabric/process.js";
 import { TraceRecorder } from "../../src/fabric/recorder.js";
 import type { TraceEvent } from "../../src/fabric/trace.js";
-import { buildTopology } from "../../src/pci/build-topology.js";
 import { oneSwitch } from "../../src/pci/builders.js";
 import { P2pdma } from "../../src/pci/p2pdma.js";
-import type { PciFunction, Topology } from "../../src/pci/topology.js";
+import type { PciFunction } from "../../src/pci/topology.js";
 import type { TopologySpec } from "../../src/pci/topology-spec.js";
 import type { VfioPciDmaBuf } from "../../src/vfio/dmabuf-export.js";
 import { FdTable } from "../../src/vfio/fd-table.js";
 import type { VfioOptions } from "../../src/vfio/profiles.js";
 import { encodeDmaBufFeature } from "../../src/vfio/uapi.js";
 import { VfioPciDevice } from "../../src/vfio/vfio-pci-device.js";
+import { fn, machine } from "../support/build.js";
 
 export const MIB = 2 ** 20;
 /** One microsecond in picoseconds. */
 export const US = 1_000_000;
-
-/** Builds a spec, throwing on errors (a bug in the test). */
-export function machine(spec: TopologySpec): Topology {
-  const result = buildTopology(spec);
-  if (!result.ok) throw new Error(`bad test topology: ${JSON.stringify(result.errors)}`);
-  return result.topology;
-}
-
-/** The function named `name`. */
-export function fn(topology: Topology, name: string): PciFunction {
-  const found = topology.find(name);
-  if (found === undefined) throw new Error(`no function ${name}`);
-  return found;
-}
 
 /** A world: engine, trace, machine, p2pdma state, one fd table, and a device factory. */
 export function vfioWorld(spec: TopologySpec = oneSwitch(), fdsMax = 1024) {
@@ -118,3 +105,5 @@ export function brief(events: readonly TraceEvent[]): Array<[number, string]> {
   }
   return out;
 }
+
+export { fn, machine };
