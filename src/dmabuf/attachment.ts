@@ -30,7 +30,10 @@ declare module "./dma-buf.js" {
   }
 }
 
-/** `struct dma_buf_attach_ops`: what a dynamic importer gives at attach. */
+/**
+ * `struct dma_buf_attach_ops`: what a dynamic importer gives at attach. A method signature, like
+ * {@link DmaBufOps}, so a `DmaBuf<P>` widens to `DmaBuf<unknown>` for importers.
+ */
 export interface DmaBufImporterOps<P = unknown> {
   /** `allow_peer2peer`: the importer can handle DMA addresses of peer PCI BARs (copied to `peer2peer`). */
   readonly allowPeer2peer: boolean;
@@ -39,7 +42,7 @@ export interface DmaBufImporterOps<P = unknown> {
    * drop cached mappings; after a revoke, unmap within bounded time [§b.3]. Optional; an importer
    * without it is not revocable.
    */
-  readonly invalidateMappings?: (attach: DmaBufAttachment<P>) => void;
+  invalidateMappings?(attach: DmaBufAttachment<P>): void;
 }
 
 /** One attachment. Created by {@link dmaBufAttach}. */

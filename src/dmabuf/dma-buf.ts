@@ -35,22 +35,24 @@ export interface DmaBufTraceKinds {
  * `struct dma_buf_ops`, the exporter's side. `map`, `unmap` and `release` are mandatory; `pin` and
  * `unpin` come together or not at all (an exporter with them is "dynamic"); the rest is optional.
  * Which ops run with the reservation lock held is fixed by §b.1 and asserted by the core.
+ * The ops are method signatures on purpose: that makes `DmaBuf<P>` usable as `DmaBuf<unknown>`, so an
+ * importer (which never sees `priv`) takes any exporter's buffer without a cast.
  */
 export interface DmaBufOps<P = unknown> {
   /** `attach`, unlocked: may veto an importer by returning an errno (undefined accepts it). */
-  readonly attach?: (buf: DmaBuf<P>, attach: DmaBufAttachment<P>) => Errno | undefined;
+  attach?(buf: DmaBuf<P>, attach: DmaBufAttachment<P>): Errno | undefined;
   /** `detach`, unlocked. */
-  readonly detach?: (buf: DmaBuf<P>, attach: DmaBufAttachment<P>) => void;
+  detach?(buf: DmaBuf<P>, attach: DmaBufAttachment<P>): void;
   /** `pin`, resv held: keep the backing store where it is; undefined is success. */
-  readonly pin?: (attach: DmaBufAttachment<P>) => Errno | undefined;
+  pin?(attach: DmaBufAttachment<P>): Errno | undefined;
   /** `unpin`, resv held. */
-  readonly unpin?: (attach: DmaBufAttachment<P>) => void;
+  unpin?(attach: DmaBufAttachment<P>): void;
   /** `map_dma_buf`, resv held: the scatter list of DMA addresses for the attachment's device, or an errno. */
-  readonly map: (attach: DmaBufAttachment<P>) => Result<SgTable>;
+  map(attach: DmaBufAttachment<P>): Result<SgTable>;
   /** `unmap_dma_buf`, resv held: undoes one `map`. */
-  readonly unmap: (attach: DmaBufAttachment<P>, sgt: SgTable) => void;
+  unmap(attach: DmaBufAttachment<P>, sgt: SgTable): void;
   /** `release`, unlocked: the last reference is gone. */
-  readonly release: (buf: DmaBuf<P>) => void;
+  release(buf: DmaBuf<P>): void;
 }
 
 const OPS_KEYS: ReadonlySet<string> = new Set(["attach", "detach", "pin", "unpin", "map", "unmap", "release"]);

@@ -7,6 +7,7 @@
 /** The errno values the modelled kernel paths return. */
 export const ERRNO = {
   EINTR: 4,
+  EBADF: 9,
   EAGAIN: 11,
   ENOMEM: 12,
   EFAULT: 14,
@@ -17,6 +18,7 @@ export const ERRNO = {
   ENOTTY: 25,
   EOVERFLOW: 75,
   EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
 } as const;
 
 /** One errno, by name. */
