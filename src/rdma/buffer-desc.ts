@@ -26,6 +26,7 @@
 
 import type { Result } from "../dmabuf/errno.js";
 import { assert } from "../fabric/assert.js";
+import { IB_ACCESS } from "./umem.js";
 
 /** `enum ib_uverbs_buffer_type` [kernel.md §d.3]. Any other value is rejected with -EINVAL. */
 export const IB_UVERBS_BUFFER_TYPE = {
@@ -39,7 +40,7 @@ export const IB_UVERBS_BUFFER_TYPE = {
 export const IB_UVERBS_BUFFER_DESC_SIZE = 32;
 
 /** `IB_ACCESS_LOCAL_WRITE`: the access every descriptor is pinned with (the device writes CQEs and doorbells). */
-export const IB_ACCESS_LOCAL_WRITE = 1;
+export const IB_ACCESS_LOCAL_WRITE = IB_ACCESS.LOCAL_WRITE;
 
 /** `struct ib_uverbs_buffer_desc`, v2 layout (seed 000) [kernel.md §d.3]. */
 export interface IbUverbsBufferDesc {
