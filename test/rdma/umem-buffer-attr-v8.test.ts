@@ -1,16 +1,10 @@
 // Goal: the umem-buffer-attr-v8 profile follows kernel.md §d.6, and rejects what v2 let through
 // (E21: a CQ buffer given twice; E22: silent u64 narrowing). Method: a fake pinner logs every pin
 // and release; each row compares the errno or umem with that log, v2 beside v8 where they differ.
+
 import { describe, expect, it } from "vitest";
 import type { Result } from "../../src/dmabuf/errno.js";
-import {
-  encodeBufferDesc,
-  encodeBufferDescV8,
-  IB_UVERBS_BUFFER_TYPE,
-  type IbUverbsBufferDescV8,
-  type Umem,
-  type UmemPinner,
-} from "../../src/rdma/buffer-desc.js";
+import { encodeBufferDesc, encodeBufferDescV8, IB_UVERBS_BUFFER_TYPE, type IbUverbsBufferDescV8, type Umem } from "../../src/rdma/buffer-desc.js";
 import {
   type CqLegacyBufferAttrs,
   IB_UVERBS_BUFFER_DESC_FLAGS_KNOWN,
@@ -23,23 +17,7 @@ import {
   UVERBS_ATTR_CREATE_CQ_BUF_UMEM,
 } from "../../src/rdma/umem-buffer-attr-v8.js";
 import { ibUmemListCreate } from "../../src/rdma/umem-list.js";
-
-/** Fake pinner: umems u0, u1, … in pin order; fd 66 -> EOPNOTSUPP, VA 0 -> EFAULT. */
-function fakePinner() {
-  const log: string[] = [];
-  let pins = 0;
-  const make = (what: string, length: bigint): Result<Umem> => {
-    const name = `u${pins++}`;
-    log.push(`pin ${name} ${what}`);
-    return { ok: true, value: { name, length: Number(length), release: () => log.push(`release ${name}`) } };
-  };
-  const pinner: UmemPinner = {
-    pinDmabuf: (fd, offset, length, access) =>
-      fd === 66 ? { ok: false, errno: "EOPNOTSUPP" } : make(`dmabuf fd=${fd} offset=${offset} length=${length} access=${access}`, length),
-    getVa: (addr, length, access) => (addr === 0n ? { ok: false, errno: "EFAULT" } : make(`va addr=${addr} length=${length} access=${access}`, length)),
-  };
-  return { pinner, log };
-}
+import { fakePinner } from "../support/fake-pinner.js";
 
 const DESC: IbUverbsBufferDescV8 = { type: IB_UVERBS_BUFFER_TYPE.DMABUF, fd: 3, flags: 0, optionalFlags: 0, addr: 0n, length: 4096n };
 const umemAttr = (patch: Partial<IbUverbsBufferDescV8> = {}) => encodeBufferDescV8({ ...DESC, ...patch });

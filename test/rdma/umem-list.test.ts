@@ -1,10 +1,11 @@
 // Goal: ib_umem_list_create and every umem_list operation follow kernel.md §d.3 exactly, including
 // the order of pins and releases. Method: a fake pinner logs every pin and release, and each
 // table row compares the errno, the resulting slots and bits, and that log.
+
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Errno, Result } from "../../src/dmabuf/errno.js";
-import { encodeBufferDesc, IB_UVERBS_BUFFER_TYPE, type IbUverbsBufferDesc, type Umem, type UmemPinner } from "../../src/rdma/buffer-desc.js";
+import { encodeBufferDesc, IB_UVERBS_BUFFER_TYPE, type IbUverbsBufferDesc, type Umem } from "../../src/rdma/buffer-desc.js";
 import {
   ibUmemListCheckConsumed,
   ibUmemListCreate,
@@ -17,44 +18,7 @@ import {
   type UmemList,
   type UmemListOptions,
 } from "../../src/rdma/umem-list.js";
-
-/** dma-buf fd the fake refuses as VFIO refuses a pinned importer. */
-const FD_REFUSED = 66;
-
-/**
- * Fake pinner: umems are named u0, u1, … in pin order; `log` lists every pin and release.
- * Failures: fd < 0 -> EINVAL (standing in for dma_buf_get's EBADF), fd 66 -> EOPNOTSUPP,
- * VA 0 -> EFAULT, length 0 -> EINVAL.
- */
-function fakePinner() {
-  const log: string[] = [];
-  const releases = new Map<string, number>();
-  const pinned: string[] = [];
-  const make = (what: string, length: bigint): Result<Umem> => {
-    const name = `u${pinned.length}`;
-    pinned.push(name);
-    releases.set(name, 0);
-    log.push(`pin ${name} ${what}`);
-    const release = () => {
-      releases.set(name, (releases.get(name) ?? 0) + 1);
-      log.push(`release ${name}`);
-    };
-    return { ok: true, value: { name, length: Number(length), release } };
-  };
-  const pinner: UmemPinner = {
-    pinDmabuf(fd, offset, length, access) {
-      if (fd < 0 || length === 0n) return { ok: false, errno: "EINVAL" };
-      if (fd === FD_REFUSED) return { ok: false, errno: "EOPNOTSUPP" };
-      return make(`dmabuf fd=${fd} offset=${offset} length=${length} access=${access}`, length);
-    },
-    getVa(addr, length, access) {
-      if (addr === 0n) return { ok: false, errno: "EFAULT" };
-      if (length === 0n) return { ok: false, errno: "EINVAL" };
-      return make(`va addr=${addr} length=${length} access=${access}`, length);
-    },
-  };
-  return { pinner, log, releases, pinned };
-}
+import { FD_REFUSED, fakePinner } from "../support/fake-pinner.js";
 
 const DESC: IbUverbsBufferDesc = { fd: 3, type: IB_UVERBS_BUFFER_TYPE.DMABUF, index: 0, reserved: 0, addr: 0n, length: 4096n };
 const d = (patch: Partial<IbUverbsBufferDesc>): IbUverbsBufferDesc => ({ ...DESC, ...patch });
