@@ -157,6 +157,18 @@ export function encodeBufferDesc(desc: IbUverbsBufferDesc): Uint8Array {
 }
 
 /**
+ * Encodes a whole `UVERBS_ATTR_BUFFERS` array: the descriptors back to back, as user space passes them.
+ * @param descs the descriptors in array order (each asserted in range, as {@link encodeBufferDesc}).
+ */
+export function encodeBufferDescs(descs: readonly IbUverbsBufferDesc[]): Uint8Array {
+  const bytes = new Uint8Array(descs.length * IB_UVERBS_BUFFER_DESC_SIZE);
+  descs.forEach((desc, k) => {
+    bytes.set(encodeBufferDesc(desc), k * IB_UVERBS_BUFFER_DESC_SIZE);
+  });
+  return bytes;
+}
+
+/**
  * Decodes the v8 descriptor at `offset` of `bytes` (little-endian).
  * @param bytes the copied attribute.
  * @param offset byte offset of the descriptor; `offset + 32` must not pass the end (asserted).

@@ -1,7 +1,7 @@
 /**
- * `src/rdma`: an RDMA device (NIC) as a DMA **importer**: umems now; umem_list, MRs, CQs, QPs and
- * the NIC's DMA engine build on them. It meets the exporter (src/vfio) only through src/dmabuf, as
- * in the kernel, and never imports src/vfio.
+ * `src/rdma`: an RDMA device (NIC) as a DMA **importer**: umems, umem_list, and the verbs objects
+ * (PD, MR, CQ, QP) built on them; the NIC's DMA engine is next. It meets the exporter (src/vfio)
+ * only through src/dmabuf, as in the kernel, and never imports src/vfio.
  *
  * Lifecycle of a dma-buf umem [kernel.md §d.1, §b]:
  * 1. Hand over: user space passes a dma-buf fd, offset and size (an MR registration, a CQ buffer);
@@ -35,7 +35,31 @@
  * - `umem-va.ts`: `ib_umem_get`.
  * - `umem-dmabuf.ts`: the three dma-buf flavours (get, pin, release).
  * - `umem-dmabuf-map.ts`: mapPages (trim, fence wait), unmap, revoke.
+ * - `buffer-desc.ts`: `struct ib_uverbs_buffer_desc` (v2 and v8 layouts) as bytes.
+ * - `umem-list.ts`: `ib_umem_list` and its operations [kernel.md §d.3].
+ * - `umem-buffer-attr-v8.ts`: the v8 per-attribute design, the `umem-buffer-attr-v8` profile [§d.6].
+ * - `umem-pinner.ts`: descriptors to real umems (pinned, or pinned-revocable).
+ * - `verbs-device.ts`, `verbs-pd.ts`, `verbs-mr.ts`, `verbs-cq.ts`, `verbs-qp.ts`: the verbs objects [§d.2, §d.4].
  */
+
+export {
+  decodeBufferDesc,
+  decodeBufferDescV8,
+  encodeBufferDesc,
+  encodeBufferDescs,
+  encodeBufferDescV8,
+  fitsKernelWord,
+  IB_ACCESS_LOCAL_WRITE,
+  IB_UVERBS_BUFFER_DESC_SIZE,
+  IB_UVERBS_BUFFER_TYPE,
+  type IbUverbsBufferDesc,
+  type IbUverbsBufferDescV8,
+  type KernelWordBits,
+  narrowToKernelWord,
+  pinBufferDesc,
+  type Umem,
+  type UmemPinner,
+} from "./buffer-desc.js";
 export {
   IB_ACCESS,
   type IbUmem,
@@ -48,6 +72,17 @@ export {
   UMEM_PAGE_SIZE,
   umemGetFailed,
 } from "./umem.js";
+export {
+  type CqLegacyBufferAttrs,
+  IB_UVERBS_BUFFER_DESC_FLAGS_KNOWN,
+  IB_UVERBS_BUFFER_DESC_OPTIONAL_FLAGS_KNOWN,
+  ibUmemGetBufferAttr,
+  ibUmemGetCqBuf,
+  ibUmemGetCqBufOrVa,
+  UMEM_BUFFER_ATTR_V8_PROFILE,
+  type UmemAttrV8Options,
+  UVERBS_ATTR_CREATE_CQ_BUF_UMEM,
+} from "./umem-buffer-attr-v8.js";
 export {
   IbUmemDmabuf,
   type IbUmemDmabufGetArgs,
@@ -66,5 +101,81 @@ export {
   ibUmemDmabufUnmapPages,
   sgTrimToWindow,
 } from "./umem-dmabuf-map.js";
+export {
+  ibUmemListCheckConsumed,
+  ibUmemListCreate,
+  ibUmemListInsert,
+  ibUmemListLoad,
+  ibUmemListLoadOrGet,
+  ibUmemListRelease,
+  ibUmemListReleaseNonListed,
+  ibUmemListReplace,
+  UmemList,
+  type UmemListOptions,
+  UVERBS_ATTR_LEN_MAX,
+} from "./umem-list.js";
+export {
+  type IbUmemPinner,
+  ibUmemPinner,
+  type UmemPinnerDmabufMode,
+  type UmemPinnerOptions,
+} from "./umem-pinner.js";
 export { type IbUmemGetArgs, IbUmemVa, ibUmemGet } from "./umem-va.js";
 export { HOST_PAGE_SIZE, TASK_SIZE, UserMm, type UserMmOptions } from "./user-mm.js";
+export {
+  cqLegacyBufferRule,
+  IbCq,
+  type IbCqOptions,
+  type IbCqPath,
+  type IbCreateCqArgs,
+  ibCreateCq,
+  ibCreateCqWrite,
+  ibDestroyCq,
+  ibResizeCq,
+  loadDbr,
+  MLX5_DBR_SIZE,
+  type Mlx5CqUcmd,
+  UVERBS_BUF_CQ,
+  UVERBS_BUF_CQ_MAX,
+} from "./verbs-cq.js";
+export {
+  IbDevice,
+  type IbDeviceCaps,
+  type IbDeviceOptions,
+  ibDevice,
+} from "./verbs-device.js";
+export {
+  IB_ACCESS_SUPPORTED,
+  IbMr,
+  type IbMrAccessError,
+  type IbMrOptions,
+  type IbMrType,
+  type IbRegUserMrArgs,
+  type IbRegUserMrDmabufArgs,
+  ibCheckMrAccess,
+  ibDeregMr,
+  ibRegUserMr,
+  ibRegUserMrDmabuf,
+  type MrTranslateResult,
+  mlx5RevokeMr,
+  mrTranslate,
+} from "./verbs-mr.js";
+export {
+  IbPd,
+  ibAllocPd,
+  ibDeallocPd,
+} from "./verbs-pd.js";
+export {
+  IB_QP_STATES,
+  type IbCreateQpArgs,
+  IbQp,
+  type IbQpOptions,
+  type IbQpState,
+  ibCreateQp,
+  ibDestroyQp,
+  ibModifyQp,
+  ibModifyQpIsOk,
+  type Mlx5QpUcmd,
+  UVERBS_BUF_QP,
+  UVERBS_BUF_QP_MAX,
+} from "./verbs-qp.js";

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Errno, Result } from "../../src/dmabuf/errno.js";
-import { encodeBufferDesc, IB_UVERBS_BUFFER_TYPE, type IbUverbsBufferDesc, type Umem } from "../../src/rdma/buffer-desc.js";
+import { encodeBufferDescs, IB_UVERBS_BUFFER_TYPE, type IbUverbsBufferDesc, type Umem } from "../../src/rdma/buffer-desc.js";
 import {
   ibUmemListCheckConsumed,
   ibUmemListCreate,
@@ -22,13 +22,7 @@ import { FD_REFUSED, fakePinner } from "../support/fake-pinner.js";
 
 const DESC: IbUverbsBufferDesc = { fd: 3, type: IB_UVERBS_BUFFER_TYPE.DMABUF, index: 0, reserved: 0, addr: 0n, length: 4096n };
 const d = (patch: Partial<IbUverbsBufferDesc>): IbUverbsBufferDesc => ({ ...DESC, ...patch });
-const attr = (...descs: IbUverbsBufferDesc[]): Uint8Array => {
-  const bytes = new Uint8Array(descs.length * 32);
-  descs.forEach((desc, k) => {
-    bytes.set(encodeBufferDesc(desc), k * 32);
-  });
-  return bytes;
-};
+const attr = (...descs: IbUverbsBufferDesc[]): Uint8Array => encodeBufferDescs(descs);
 const slotNames = (list: UmemList) => list.slots.map((u) => u?.name ?? "-").join(" ");
 const show = (r: Result<Umem | undefined>) => (r.ok ? (r.value?.name ?? "NULL") : r.errno);
 
