@@ -17,6 +17,14 @@
  * root and sifts down once, instead of a pop (sift down) and a push (sift up): the classic
  * replace-top optimisation, exact because the new key is compared like any other.
  * {@link EventQueue.release} removes the root only if nothing replaced it.
+ *
+ * FIFO lanes. A handler declared with {@link EventQueue.makeLane} whose events are pushed with
+ * {@link EventQueue.pushLane} promises that they come in nondecreasing time (a link's arrivals: each TLP lands after the one before it). Its
+ * events wait in a ring of their own, each with the sequence number it got when pushed, and only
+ * the earliest is in the heap; when that one fires, the next takes its place at the root. The
+ * firing order is exactly the one a heap of every event gives, because it is still (time, seq)
+ * and a lane's later entries order after its head; but the heap holds one entry per busy link
+ * instead of one per TLP in flight, so each event costs a sift over a few entries, not hundreds.
  */
 import { assert } from "./assert.js";
 import { createHeap, type Heap } from "./heap.js";
@@ -36,6 +44,44 @@ export const HANDLERS_MAX = HANDLER_SPAN;
 /** Event arguments are integers below this (the payload's high 32 bits). */
 export const ARG_LIMIT = 2 ** 32;
 
+/** Payload of a lane's head in the heap: `LANE_PAYLOAD_BASE - handler` (below every cancellable payload). */
+const LANE_PAYLOAD_BASE = -(PENDING_EVENTS_MAX + 1);
+
+/** The pending events of one FIFO lane, earliest first: a ring of (time, seq, arg). */
+class Lane {
+  time = new Float64Array(16);
+  seqs = new Float64Array(16);
+  args = new Float64Array(16);
+  head = 0;
+  count = 0;
+  lastTimePs = 0;
+
+  append(timePs: number, seq: number, arg: number): void {
+    if (this.count === this.time.length) this.grow();
+    const at = (this.head + this.count) & (this.time.length - 1);
+    this.time[at] = timePs;
+    this.seqs[at] = seq;
+    this.args[at] = arg;
+    this.count++;
+    this.lastTimePs = timePs;
+  }
+
+  /** Doubles the ring, unwrapping it so that the head is at 0. */
+  private grow(): void {
+    const size = this.time.length;
+    const unwrap = (from: Float64Array) => {
+      const to = new Float64Array(size * 2);
+      to.set(from.subarray(this.head));
+      to.set(from.subarray(0, this.head), size - this.head);
+      return to;
+    };
+    this.time = unwrap(this.time);
+    this.seqs = unwrap(this.seqs);
+    this.args = unwrap(this.args);
+    this.head = 0;
+  }
+}
+
 const SLOT_FREE = 0;
 const SLOT_PENDING = 1;
 const SLOT_CANCELLED = 2;
@@ -54,6 +100,10 @@ export class EventQueue {
   private freeCount = 0;
   private slotCapacity: number;
   private cancelledCount = 0;
+  /** FIFO lanes by handler (undefined: an ordinary handler). */
+  private readonly lanes: Array<Lane | undefined> = [];
+  /** Lane events waiting behind their lane's head (not in the heap). */
+  private lanedCount = 0;
 
   /** Time of the event exposed by the last successful {@link take}. */
   topTimePs = 0;
@@ -77,7 +127,7 @@ export class EventQueue {
 
   /** Events that will still fire: scheduled, not cancelled, not the one being fired. */
   get pendingCount(): number {
-    return this.heap.count() - this.cancelledCount - (this.held ? 1 : 0);
+    return this.heap.count() - this.cancelledCount - (this.held ? 1 : 0) + this.lanedCount;
   }
 
   /** Whether an event taken by {@link take} has not been released (its handler runs, or threw). */
@@ -92,6 +142,33 @@ export class EventQueue {
    */
   push(timePs: number, handler: number, arg: number): void {
     this.insert(timePs, arg * HANDLER_SPAN + handler);
+  }
+
+  /**
+   * As {@link push}, for a handler made a lane by {@link makeLane}: `timePs` must not be before
+   * the lane's last pending event. (A separate method, so that {@link push} stays small enough for
+   * V8 to inline: a double argument of a call it does not inline is boxed, an allocation per event.)
+   * @throws AssertionError when `handler` is not a lane or `timePs` is out of order.
+   */
+  pushLane(timePs: number, handler: number, arg: number): void {
+    const lane = this.lanes[handler];
+    assert(lane !== undefined, "pushLane of a handler that is not a lane");
+    if (lane.count === 0) this.insert(timePs, LANE_PAYLOAD_BASE - handler);
+    else {
+      if (timePs < lane.lastTimePs) assert(false, `lane ${handler}: event at ${timePs} ps before the lane's last (${lane.lastTimePs} ps)`);
+      this.seqNext++;
+      this.lanedCount++;
+    }
+    lane.append(timePs, this.seqNext - 1, arg);
+  }
+
+  /**
+   * Makes `handler` a FIFO lane (see the module comment) for {@link pushLane}. Its events pushed
+   * with {@link push} or {@link pushCancellable} still go to the heap, in the same total order.
+   */
+  makeLane(handler: number): void {
+    assert(this.lanes[handler] === undefined, () => `handler ${handler} is already a lane`);
+    this.lanes[handler] = new Lane();
   }
 
   /** As {@link push}, but returns an id that {@link cancel} accepts; `arg` may be any number. */
@@ -146,6 +223,7 @@ export class EventQueue {
         return payload - arg * HANDLER_SPAN;
       }
       const slot = -payload - 1;
+      if (slot >= PENDING_EVENTS_MAX) return timePs > limitPs ? -1 : this.takeLane(slot - PENDING_EVENTS_MAX);
       if (this.slotState[slot] === SLOT_CANCELLED) {
         this.cancelledCount--;
         this.freeSlot(slot);
@@ -160,6 +238,28 @@ export class EventQueue {
       this.held = true;
       return this.slotHandler[slot] as number;
     }
+  }
+
+  /** The lane part of {@link take}: exposes the lane's head and puts its next event at the root in its place. */
+  private takeLane(handler: number): number {
+    const lane = this.lanes[handler] as Lane;
+    const head = lane.head;
+    this.topTimePs = this.heap.time[0] as number;
+    this.topArg = lane.args[head] as number;
+    lane.head = (head + 1) & (lane.time.length - 1);
+    lane.count--;
+    if (lane.count === 0) {
+      this.held = true;
+      return handler;
+    }
+    // Replace-top: the lane's next event takes the root now, so the handler's pushes sift up as usual.
+    this.lanedCount--;
+    const heap = this.heap;
+    heap.time[0] = lane.time[lane.head] as number;
+    heap.seqs[0] = lane.seqs[lane.head] as number;
+    heap.siftDownRoot();
+    this.held = false;
+    return handler;
   }
 
   /** Finishes a {@link take}: removes the held root unless a push already replaced it. */
@@ -181,6 +281,7 @@ export class EventQueue {
     this.heap.forEachPayload((payload, index) => {
       if (payload >= 0 || (this.held && index === 0)) return;
       const slot = -payload - 1;
+      if (slot >= PENDING_EVENTS_MAX) return;
       withSlot++;
       const state = this.slotState[slot];
       assert(state !== SLOT_FREE, () => `heap entry ${index} holds free slot ${slot}`);
@@ -189,6 +290,9 @@ export class EventQueue {
     assert(this.heap.isOrdered(), "heap order broken");
     assert(cancelled === this.cancelledCount, "cancelled count drifted");
     assert(this.freeCount + withSlot === this.slotCapacity, "cancellation slot leak");
+    let behindHeads = 0;
+    for (const lane of this.lanes) if (lane !== undefined && lane.count > 0) behindHeads += lane.count - 1;
+    assert(behindHeads === this.lanedCount, "lane count drifted");
   }
 
   /** Puts an event into the heap: in place of the held root when there is one (replace-top). */
@@ -223,7 +327,7 @@ export class EventQueue {
   private compact(): void {
     assert(!this.held, "compaction while an event is held");
     this.heap.filter((payload) => {
-      if (payload >= 0 || this.slotState[-payload - 1] !== SLOT_CANCELLED) return true;
+      if (payload >= 0 || -payload - 1 >= PENDING_EVENTS_MAX || this.slotState[-payload - 1] !== SLOT_CANCELLED) return true;
       this.freeSlot(-payload - 1);
       return false;
     });

@@ -17,8 +17,8 @@ import type { Engine } from "../fabric/engine.js";
 import type { Fabric } from "./fabric.js";
 import type { Iommu } from "./iommu.js";
 import type { Route, RouteTarget } from "./route.js";
-import { completionSizes, PAGE_4K, wireBytes } from "./tlp.js";
-import type { CompletionStatus, Tlp } from "./tlp-packet.js";
+import { completionSizes, offsetInChunk, PAGE_4K, wireBytes } from "./tlp.js";
+import type { CompletionStatus, Tlp, TlpPath } from "./tlp-packet.js";
 import type { PciFunction } from "./topology.js";
 
 declare module "../fabric/trace.js" {
@@ -137,11 +137,10 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     ),
   );
   fabric.prepare(fromRootComplex);
-  // Every path a TLP of this stream can take, compiled once (per-hop links, express flags).
-  const requestPath = { hops: route.request, ...fabric.compile(route.request) };
-  const completionPath = { hops: route.completion, ...fabric.compile(route.completion) };
-  const refusalPath = { hops: fromRootComplex, ...fabric.compile(fromRootComplex) };
-  type Path = typeof requestPath;
+  // Every path a TLP of this stream can take, compiled once (per-hop kinds, links, express flags).
+  const requestPath = fabric.compile(route.request);
+  const completionPath = fabric.compile(route.completion);
+  const refusalPath = fabric.compile(fromRootComplex);
 
   const packet = (
     kind: Tlp["kind"],
@@ -152,7 +151,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     index: number,
     last: boolean,
     status: CompletionStatus,
-    path: Path,
+    path: TlpPath,
   ): Tlp => {
     tlps++;
     return {
@@ -166,9 +165,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       lastOfRequest: last,
       lastOfOp: last,
       status,
-      hops: path.hops,
-      links: path.links,
-      expressAt: path.expressAt,
+      path,
       hopIndex: 0,
       // NaN is a double: the field is a double from the first object on (no representation change).
       tailPs: Number.NaN,
@@ -273,13 +270,13 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       const base = config.baseAddress + (nextOp % slots) * stride;
       if (writes && writeCursor < sizeBytes) {
         const address = base + writeCursor;
-        const bytes = Math.min(mps - (address % mps), sizeBytes - writeCursor);
+        const bytes = Math.min(mps - offsetInChunk(address, mps), sizeBytes - writeCursor);
         writeCursor += bytes;
         fabric.inject(packet("MWr", address, bytes, 0, -1, nextOp, writeCursor === sizeBytes, "SC", requestPath), opReadyPs);
       } else if (reads && readCursor < sizeBytes) {
         if (tagsInUse >= config.tags) return;
         const address = base + readCursor;
-        const bytes = Math.min(mrrs - (address % mrrs), PAGE_4K - (address % PAGE_4K), sizeBytes - readCursor);
+        const bytes = Math.min(mrrs - offsetInChunk(address, mrrs), PAGE_4K - offsetInChunk(address, PAGE_4K), sizeBytes - readCursor);
         readCursor += bytes;
         tagsInUse++;
         fabric.inject(packet("MRd", address, 0, bytes, freeTags.pop() ?? tagNext++, nextOp, false, "SC", requestPath), opReadyPs);

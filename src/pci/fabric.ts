@@ -19,7 +19,7 @@ import { LinkDirection } from "./link-direction.js";
 import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import type { Hop } from "./route.js";
-import type { Tlp } from "./tlp-packet.js";
+import { HOP_LINK, HOP_ROOT_COMPLEX, HOP_SWITCH, type Tlp, type TlpPath } from "./tlp-packet.js";
 import type { PciFunction } from "./topology.js";
 
 /** TLP settings every link of the fabric shares. */
@@ -59,6 +59,8 @@ export class Fabric {
   onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
   /** Called for a request at the root complex (`p2p`: it will leave towards a peer), to translate or refuse it; unset: everything passes. */
   onRootComplex: ((tlp: Tlp, p2p: boolean) => RootComplexOutcome) | undefined = undefined;
+  /** A switch's port-to-port latency (read per TLP per switch). */
+  private readonly switchLatencyPs: number;
 
   constructor(
     private readonly engine: Engine,
@@ -67,6 +69,7 @@ export class Fabric {
     // verify mode: after every event, no link has delivered more than it sent, and no credit pool
     // holds more than was advertised (conservation; the after-run check is `conserved`).
     if (engine.verify) engine.addVerifier(() => this.verifyLinks());
+    this.switchLatencyPs = options.ideal ? 0 : options.platform.switchLatencyPs;
   }
 
   private verifyLinks(): void {
@@ -88,7 +91,7 @@ export class Fabric {
    */
   inject(tlp: Tlp, notBeforePs: number): void {
     tlp.hopIndex = 0;
-    if (tlp.hops[0]?.kind === "link") this.step(tlp, notBeforePs);
+    if (tlp.path.kinds[0] === HOP_LINK) this.step(tlp, notBeforePs);
     else this.engine.scheduleAt(Math.max(this.engine.nowPs, Math.ceil(notBeforePs)), () => this.step(tlp, notBeforePs));
   }
 
@@ -115,10 +118,11 @@ export class Fabric {
   }
 
   /**
-   * The per-hop link directions and express flags of a prepared route, for its TLPs' `links` and
-   * `expressAt`. Call after every route has been prepared.
+   * A prepared route compiled for its TLPs' `path`: per hop, its kind, link direction and express
+   * flag. Call after every route has been prepared.
    */
-  compile(hops: readonly Hop[]): { readonly links: readonly (LinkDirection | undefined)[]; readonly expressAt: readonly boolean[] } {
+  compile(hops: readonly Hop[]): TlpPath {
+    const kinds = hops.map((hop) => (hop.kind === "link" ? HOP_LINK : hop.kind === "switch" ? HOP_SWITCH : HOP_ROOT_COMPLEX));
     const links = hops.map((hop) => (hop.kind === "link" ? this.linkOfHop(hop) : undefined));
     const expressAt = hops.map((hop, i) => {
       const sw = hops[i + 1];
@@ -130,12 +134,12 @@ export class Fabric {
       ingress.express ??= (tlp, handOverPs) => this.expressThroughSwitch(tlp, handOverPs);
       return true;
     });
-    return { links, expressAt };
+    return { hops, kinds, links, expressAt };
   }
 
   /** Forwards `tlp` across the switch after its current link, when its route says it may. */
   private expressThroughSwitch(tlp: Tlp, handOverPs: number): boolean {
-    if (!tlp.expressAt[tlp.hopIndex]) return false;
+    if (!tlp.path.expressAt[tlp.hopIndex]) return false;
     tlp.hopIndex++;
     this.step(tlp, handOverPs);
     return true;
@@ -200,32 +204,31 @@ export class Fabric {
 
   /** Does the TLP's current hop (switch and root-complex hops take no event of their own). */
   private step(tlp: Tlp, notBeforePs: number): void {
+    const path = tlp.path;
     for (;;) {
-      const hop = tlp.hops[tlp.hopIndex];
-      if (hop === undefined) {
+      const kind = path.kinds[tlp.hopIndex];
+      if (kind === undefined) {
         this.onArrive(tlp, notBeforePs);
         return;
       }
-      if (hop.kind === "link") {
-        (tlp.links[tlp.hopIndex] as LinkDirection).send(tlp, notBeforePs);
+      if (kind === HOP_LINK) {
+        (path.links[tlp.hopIndex] as LinkDirection).send(tlp, notBeforePs);
         return;
       }
-      if (hop.kind === "switch") {
+      if (kind === HOP_SWITCH) {
         // Cut-through: the egress may start as soon as the link delivered the header plus the
         // switch latency (now), but may not finish before the last byte is in (tailPs) plus it.
-        const next = tlp.hops[tlp.hopIndex + 1];
-        const egress = next?.kind === "link" ? tlp.links[tlp.hopIndex + 1] : undefined;
-        const latencyPs = this.options.ideal ? 0 : this.options.platform.switchLatencyPs;
+        const egress = path.kinds[tlp.hopIndex + 1] === HOP_LINK ? path.links[tlp.hopIndex + 1] : undefined;
         const serializationPs = egress ? tlp.wireBytes * egress.psPerByte : 0;
-        notBeforePs = Math.max(notBeforePs, tlp.tailPs + latencyPs - serializationPs);
+        notBeforePs = Math.max(notBeforePs, tlp.tailPs + this.switchLatencyPs - serializationPs);
         tlp.hopIndex++;
         continue;
       }
       // Root complex: translation (requests only) and traversal latency; P2P pays the platform's penalty.
-      const options = this.options;
       // Peer to peer when the root complex is neither where the TLP starts (a completion from
       // memory) nor where it ends (a request to memory).
-      const p2p = tlp.hopIndex > 0 && tlp.hopIndex + 1 < tlp.hops.length;
+      const p2p = tlp.hopIndex > 0 && tlp.hopIndex + 1 < path.kinds.length;
+      const options = this.options;
       let delayPs = options.ideal ? 0 : options.platform.rootComplexLatencyPs + (p2p ? options.platform.p2pExtraPs : 0);
       const hook = this.onRootComplex;
       if (tlp.kind !== "CplD" && hook !== undefined) {

@@ -77,18 +77,24 @@ export class LinkDirection {
   private busyUntilPs = 0;
   /** Serialization time of one byte, ps. */
   readonly psPerByte: number;
-  private readonly inFlight: Tlp[] = [];
+  /** TLPs waiting for their arrival event, in sending order: a ring (power-of-two size) so that arrivals never copy it. */
+  private inFlight: Array<Tlp | undefined> = new Array(64).fill(undefined);
   private inFlightHead = 0;
+  private inFlightCount = 0;
   private readonly arrive: HandlerId;
   /** Credits available per class (index in CREDIT_CLASSES); a class not limited is skipped. */
   private readonly limited: boolean[] = [false, false, false];
   private readonly headerCredits = [0, 0, 0];
   private readonly dataCreditsAvailable = [0, 0, 0];
-  /** Credits on their way back (UpdateFC), in time order: (time, class, data). */
-  private returnTimes: number[] = [];
-  private returnClasses: number[] = [];
-  private returnData: number[] = [];
+  /**
+   * Credits on their way back (UpdateFC), in time order: a ring of (time, class, data). Typed
+   * arrays, so that the per-TLP push neither boxes the time nor reallocates.
+   */
+  private returnTimes = new Float64Array(64);
+  private returnClasses = new Int32Array(64);
+  private returnData = new Int32Array(64);
   private returnHead = 0;
+  private returnCount = 0;
   private readonly returnDelayPs: number;
   /**
    * Set by the fabric: offered each TLP at transmission with the time its receiver can hand it on;
@@ -106,7 +112,8 @@ export class LinkDirection {
   ) {
     assert(config.tlpGbps > 0, () => `link ${config.name}: bandwidth must be positive`);
     this.psPerByte = 8000 / config.tlpGbps;
-    this.arrive = engine.handler(() => this.onArrival(), `${config.name}.arrive`);
+    // Arrivals are scheduled in sending order, and a link's arrival times never decrease: a FIFO lane.
+    this.arrive = engine.fifoHandler(() => this.onArrival(), `${config.name}.arrive`);
     this.returnDelayPs = config.credits?.returnDelayPs ?? 0;
     if (config.credits) {
       CREDIT_CLASSES.forEach((cls, i) => {
@@ -157,9 +164,7 @@ export class LinkDirection {
     tlp.tailPs = tailPs;
     if (limited) {
       // The receiver frees the buffer as the last byte arrives; the sender learns it one UpdateFC later.
-      this.returnTimes.push(tailPs + this.returnDelayPs);
-      this.returnClasses.push(cls);
-      this.returnData.push(data);
+      this.pushReturn(tailPs + this.returnDelayPs, cls, data);
     }
     const cutThrough = this.config.cutThroughPs;
     const handOverPs = cutThrough === undefined ? tailPs : start + this.config.latencyPs + cutThrough;
@@ -167,39 +172,68 @@ export class LinkDirection {
       this.counters.tlpsDelivered++;
       return;
     }
-    this.inFlight.push(tlp);
-    this.engine.at(Math.ceil(handOverPs), this.arrive, 0);
+    if (this.inFlightCount === this.inFlight.length) this.growInFlight();
+    this.inFlight[(this.inFlightHead + this.inFlightCount++) & (this.inFlight.length - 1)] = tlp;
+    this.engine.atInOrder(Math.ceil(handOverPs), this.arrive, 0);
   }
 
   private onArrival(): void {
     const tlp = this.inFlight[this.inFlightHead] as Tlp;
-    this.inFlight[this.inFlightHead] = undefined as unknown as Tlp;
-    this.inFlightHead++;
-    if (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length) {
-      this.inFlight.splice(0, this.inFlightHead);
-      this.inFlightHead = 0;
-    }
+    this.inFlight[this.inFlightHead] = undefined;
+    this.inFlightHead = (this.inFlightHead + 1) & (this.inFlight.length - 1);
+    this.inFlightCount--;
     this.counters.tlpsDelivered++;
     this.deliver(tlp);
   }
 
+  /** Doubles the in-flight ring, unwrapping it so that the head is at 0. */
+  private growInFlight(): void {
+    const ring = this.inFlight;
+    const head = this.inFlightHead;
+    this.inFlight = [...ring.slice(head), ...ring.slice(0, head), ...new Array<undefined>(ring.length).fill(undefined)];
+    this.inFlightHead = 0;
+  }
+
+  /** Queues the return of one header and `data` data credits of class `cls` at `atPs`. */
+  private pushReturn(atPs: number, cls: number, data: number): void {
+    if (this.returnCount === this.returnTimes.length) this.growReturns();
+    const at = (this.returnHead + this.returnCount) & (this.returnTimes.length - 1);
+    this.returnTimes[at] = atPs;
+    this.returnClasses[at] = cls;
+    this.returnData[at] = data;
+    this.returnCount++;
+  }
+
+  /** Doubles the return ring, unwrapping it so that the head is at 0. */
+  private growReturns(): void {
+    const size = this.returnTimes.length;
+    const head = this.returnHead;
+    const unwrap = <T extends Float64Array | Int32Array>(from: T, to: T): T => {
+      to.set(from.subarray(head));
+      to.set(from.subarray(0, head), size - head);
+      return to;
+    };
+    this.returnTimes = unwrap(this.returnTimes, new Float64Array(size * 2));
+    this.returnClasses = unwrap(this.returnClasses, new Int32Array(size * 2));
+    this.returnData = unwrap(this.returnData, new Int32Array(size * 2));
+    this.returnHead = 0;
+  }
+
   /** Takes back every credit whose UpdateFC has arrived by `nowPs`. */
   private collectReturns(nowPs: number): void {
-    let head = this.returnHead;
     const times = this.returnTimes;
-    while (head < times.length && (times[head] as number) <= nowPs) {
+    const mask = times.length - 1;
+    let head = this.returnHead;
+    let count = this.returnCount;
+    while (count > 0 && (times[head] as number) <= nowPs) {
       const cls = this.returnClasses[head] as number;
       this.headerCredits[cls] = (this.headerCredits[cls] as number) + 1;
       this.dataCreditsAvailable[cls] = (this.dataCreditsAvailable[cls] as number) + (this.returnData[head] as number);
-      head++;
+      head = (head + 1) & mask;
+      count--;
     }
     this.returnHead = head;
-    if (head > 1024 && head * 2 > times.length) {
-      this.returnTimes = times.slice(head);
-      this.returnClasses = this.returnClasses.slice(head);
-      this.returnData = this.returnData.slice(head);
-      this.returnHead = 0;
-    }
+    this.returnCount = count;
   }
 
   /**
@@ -213,7 +247,7 @@ export class LinkDirection {
     let at = startPs;
     this.collectReturns(at);
     while ((this.headerCredits[cls] as number) < 1 || (this.dataCreditsAvailable[cls] as number) < data) {
-      const next = this.returnTimes[this.returnHead];
+      const next = this.returnCount > 0 ? this.returnTimes[this.returnHead] : undefined;
       assert(next !== undefined, () => `link ${this.config.name}: a TLP needs ${data} data credits, more than are advertised`);
       at = next;
       this.collectReturns(at);

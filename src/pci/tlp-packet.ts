@@ -10,6 +10,29 @@ import type { TlpKind } from "./tlp.js";
 /** Completion status: successful, or Unsupported Request (a disabled target, an IOMMU fault). */
 export type CompletionStatus = "SC" | "UR";
 
+/**
+ * A route compiled for the transport by `Fabric.compile`, shared by every TLP that follows it.
+ * The per-hop facts the fabric reads for every TLP at every hop are precomputed here, as arrays
+ * indexed by hop, so that a hop costs array reads instead of string compares on the three
+ * shapes of {@link Hop}.
+ */
+export interface TlpPath {
+  readonly hops: readonly Hop[];
+  /** Per hop: its kind as a small integer ({@link HOP_LINK}, {@link HOP_SWITCH}, {@link HOP_ROOT_COMPLEX}); past the end: undefined. */
+  readonly kinds: readonly number[];
+  /** Per hop: its link direction (link hops). */
+  readonly links: readonly (LinkDirection | undefined)[];
+  /** Per hop: whether the fabric forwards the TLP across the switch after this link without an event. */
+  readonly expressAt: readonly boolean[];
+}
+
+/** {@link TlpPath.kinds} of a link hop. */
+export const HOP_LINK = 0;
+/** {@link TlpPath.kinds} of a switch hop. */
+export const HOP_SWITCH = 1;
+/** {@link TlpPath.kinds} of the root-complex hop. */
+export const HOP_ROOT_COMPLEX = 2;
+
 /** One TLP. */
 export interface Tlp {
   readonly kind: TlpKind;
@@ -31,12 +54,8 @@ export interface Tlp {
   readonly lastOfOp: boolean;
   /** For CplD: SC, or UR when the request failed (then the completion carries no data). */
   readonly status: CompletionStatus;
-  /** The route's hops this TLP follows (request or completion hops). */
-  readonly hops: readonly Hop[];
-  /** Per hop: its link direction (link hops), from `Fabric.compile`. */
-  readonly links: readonly (LinkDirection | undefined)[];
-  /** Per hop: whether the fabric forwards the TLP across the switch after this link without an event. */
-  readonly expressAt: readonly boolean[];
+  /** The compiled route this TLP follows (request, completion, or refusal hops). */
+  readonly path: TlpPath;
   /** Index of the hop the TLP is on (advanced by the fabric). */
   hopIndex: number;
   /** When its last byte arrived at the current hop's receiver (for cut-through forwarding). */
