@@ -14,21 +14,13 @@
  */
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
+import { urReason } from "./dma-bus.js";
 import type { Fabric } from "./fabric.js";
 import type { Iommu } from "./iommu.js";
 import type { Route, RouteTarget } from "./route.js";
 import { completionSizes, offsetInChunk, PAGE_4K, wireBytes } from "./tlp.js";
-import type { CompletionStatus, Tlp, TlpPath } from "./tlp-packet.js";
+import type { CompletionStatus, RootComplexOutcome, Tlp, TlpOwner, TlpPath } from "./tlp-packet.js";
 import type { PciFunction } from "./topology.js";
-
-declare module "../fabric/trace.js" {
-  interface TraceKinds {
-    pci: {
-      "tlp.ur": { requester: string; target: string; tlp: string; address: number; reason: string };
-      "iommu.fault": { requester: string; tlp: string; iova: number; fault: string };
-    };
-  }
-}
 
 /** The DMA operation kinds: write the target, read it, or one of each per step. */
 export type DmaOp = "write" | "read" | "rw";
@@ -73,14 +65,6 @@ export interface DmaStreamResult {
 
 /** How far ahead of the wire the requester books its first link, ps (bounds memory; 64 MPS TLPs at Gen1 x1 is far longer). */
 const QUEUE_AHEAD_PS = 2_000_000;
-
-/** Why a function does not answer memory requests (MSE off, in reset, not in D0) [kernel.md §c.6], or undefined when it does. */
-function urReason(fn: PciFunction): string | undefined {
-  if (fn.inReset) return "in reset";
-  if (!fn.memoryEnabled) return "Memory Space Enable is off";
-  if (fn.powerState !== "D0") return `in ${fn.powerState}`;
-  return undefined;
-}
 
 /** Runs the stream on `engine` until it drains. */
 export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamConfig): DmaStreamResult {
@@ -166,6 +150,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       lastOfOp: last,
       status,
       path,
+      owner,
       hopIndex: 0,
       // NaN is a double: the field is a double from the first object on (no representation change).
       tailPs: Number.NaN,
@@ -213,23 +198,22 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     }
     return { ok: false as const, delayPs, reason };
   };
-  if (iommu || config.refuseP2pReads) {
-    fabric.onRootComplex = (tlp, p2p) => {
-      if (p2p && tlp.kind === "MRd" && config.refuseP2pReads) {
-        ur(tlp, "the root complex does not forward peer-to-peer reads");
-        return refuse(tlp, "p2p-read", 0);
-      }
-      if (!iommu) return { ok: true, delayPs: 0, mmio: false };
-      const translation = iommu.translate(requester.id, tlp.address, tlp.kind === "MWr" ? "w" : "r");
-      if (translation.ok) return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
-      // The DMA is blocked before it reaches its target; the requester sees the failure.
-      faults++;
-      engine.trace.emit("pci", "iommu.fault", { requester: requester.id, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
-      return refuse(tlp, translation.fault, translation.latencyPs);
-    };
-  }
+  const passes: RootComplexOutcome = { ok: true, delayPs: 0, mmio: false };
+  const atRootComplex = (tlp: Tlp, p2p: boolean): RootComplexOutcome => {
+    if (p2p && tlp.kind === "MRd" && config.refuseP2pReads) {
+      ur(tlp, "the root complex does not forward peer-to-peer reads");
+      return refuse(tlp, "p2p-read", 0);
+    }
+    if (!iommu) return passes;
+    const translation = iommu.translate(requester.id, tlp.address, tlp.kind === "MWr" ? "w" : "r");
+    if (translation.ok) return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
+    // The DMA is blocked before it reaches its target; the requester sees the failure.
+    faults++;
+    engine.trace.emit("pci", "iommu.fault", { requester: requester.id, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
+    return refuse(tlp, translation.fault, translation.latencyPs);
+  };
 
-  fabric.onArrive = (tlp, atPs) => {
+  const arrived = (tlp: Tlp, atPs: number): void => {
     if (tlp.kind === "CplD") {
       if (tlp.lastOfRequest) {
         tagsInUse--;
@@ -255,6 +239,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
     }
     pump();
   };
+  const owner: TlpOwner = { arrived, atRootComplex };
 
   /** Puts the next TLPs of the stream into the fabric while the queue, tags and window allow. */
   function pump(): void {

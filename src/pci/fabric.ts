@@ -20,6 +20,9 @@ import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import type { Hop } from "./route.js";
 import { HOP_LINK, HOP_ROOT_COMPLEX, HOP_SWITCH, type Tlp, type TlpPath } from "./tlp-packet.js";
+
+export type { RootComplexOutcome } from "./tlp-packet.js";
+
 import type { PciFunction } from "./topology.js";
 
 /** TLP settings every link of the fabric shares. */
@@ -40,10 +43,14 @@ export interface FabricOptions {
   readonly tlp: FabricTlpSettings;
   /** The IOMMU requests through the root complex are translated by; undefined: no translation. */
   readonly iommu?: Iommu;
+  /**
+   * Cross a switch whose egress has one feeder without an event (see {@link Fabric.prepare}).
+   * Default true. Only sound when every route is prepared before traffic starts and requesters
+   * pace themselves (the perf stream books at most a few µs ahead); a bus that learns routes as it
+   * goes and injects whole operations turns it off, or early bookings would starve later feeders.
+   */
+  readonly express?: boolean;
 }
-
-/** What the root complex did with a request it translated. */
-export type RootComplexOutcome = { readonly ok: true; readonly delayPs: number; readonly mmio: boolean } | { readonly ok: false; readonly delayPs: number };
 
 /** The default link where a topology does not say (documented in the README): Gen4 x16. */
 export const DEFAULT_LINK = { gen: 4 as PcieGen, width: 16 as LinkWidth };
@@ -55,10 +62,6 @@ export class Fabric {
   private readonly hopLinks = new Map<Hop, LinkDirection>();
   /** What feeds each link direction: the ingress link through a switch, or another source. */
   private readonly feeders = new Map<LinkDirection, Set<LinkDirection | string>>();
-  /** Called when a TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
-  onArrive: (tlp: Tlp, atPs: number) => void = () => assert(false, "fabric has no stream attached");
-  /** Called for a request at the root complex (`p2p`: it will leave towards a peer), to translate or refuse it; unset: everything passes. */
-  onRootComplex: ((tlp: Tlp, p2p: boolean) => RootComplexOutcome) | undefined = undefined;
   /** A switch's port-to-port latency (read per TLP per switch). */
   private readonly switchLatencyPs: number;
 
@@ -125,6 +128,7 @@ export class Fabric {
     const kinds = hops.map((hop) => (hop.kind === "link" ? HOP_LINK : hop.kind === "switch" ? HOP_SWITCH : HOP_ROOT_COMPLEX));
     const links = hops.map((hop) => (hop.kind === "link" ? this.linkOfHop(hop) : undefined));
     const expressAt = hops.map((hop, i) => {
+      if (this.options.express === false) return false;
       const sw = hops[i + 1];
       const next = hops[i + 2];
       if (hop.kind !== "link" || sw?.kind !== "switch" || next?.kind !== "link") return false;
@@ -208,7 +212,7 @@ export class Fabric {
     for (;;) {
       const kind = path.kinds[tlp.hopIndex];
       if (kind === undefined) {
-        this.onArrive(tlp, notBeforePs);
+        tlp.owner.arrived(tlp, notBeforePs);
         return;
       }
       if (kind === HOP_LINK) {
@@ -230,11 +234,10 @@ export class Fabric {
       const p2p = tlp.hopIndex > 0 && tlp.hopIndex + 1 < path.kinds.length;
       const options = this.options;
       let delayPs = options.ideal ? 0 : options.platform.rootComplexLatencyPs + (p2p ? options.platform.p2pExtraPs : 0);
-      const hook = this.onRootComplex;
-      if (tlp.kind !== "CplD" && hook !== undefined) {
-        const outcome = hook(tlp, p2p);
+      if (tlp.kind !== "CplD") {
+        const outcome = tlp.owner.atRootComplex(tlp, p2p);
         delayPs += outcome.delayPs;
-        if (!outcome.ok) return; // the caller recorded the fault and answered the requester
+        if (!outcome.ok) return; // the owner recorded the fault and answered the requester
       }
       notBeforePs = Math.max(notBeforePs, this.engine.nowPs + delayPs);
       tlp.hopIndex++;

@@ -105,11 +105,32 @@ export function routeRequest(requester: PciFunction, target: RouteTarget): Route
       const request = [...upHops(up, i), { kind: "switch" as const, usp: node, from: ingress, to: down[j - 1] as PciFunction }, ...downHops(down, j)];
       return { request, completion: reverse(request), throughRootComplex: false, turn: `switch ${node.id}` };
     }
-    const request = [...upHops(up, up.length), { kind: "root-complex" as const, hostBridgeId: requester.hostBridge.id }, ...downHops(down, down.length)];
-    return { request, completion: reverse(request), throughRootComplex: true, turn: "root complex" };
+    return routeThroughRootComplex(requester, target);
   }
   const request: Hop[] = [...upHops(up, up.length), { kind: "root-complex", hostBridgeId: requester.hostBridge.id }];
   return { request, completion: reverse(request), throughRootComplex: true, turn: "host memory" };
+}
+
+/**
+ * Routes a request of `requester` to a BAR up through the root complex whatever the switches
+ * between them could do: the path of an address no bridge window claims (an IOVA), which the
+ * IOMMU translates into the BAR's CPU address at the root complex [kernel.md §a.7].
+ */
+export function routeThroughRootComplex(requester: PciFunction, target: Extract<RouteTarget, { kind: "bar" }>): Route {
+  const up = requester.upstreamChain();
+  const down = target.fn.upstreamChain();
+  const request = [...upHops(up, up.length), { kind: "root-complex" as const, hostBridgeId: requester.hostBridge.id }, ...downHops(down, down.length)];
+  return { request, completion: reverse(request), throughRootComplex: true, turn: "root complex" };
+}
+
+/**
+ * Routes a CPU access (an MMIO load or store) to a BAR: it starts in the root complex of the
+ * target's host bridge and goes down to the function. Completions retrace it.
+ */
+export function routeFromHost(target: Extract<RouteTarget, { kind: "bar" }>): Route {
+  const down = target.fn.upstreamChain();
+  const request: Hop[] = [{ kind: "root-complex", hostBridgeId: target.fn.hostBridge.id }, ...downHops(down, down.length)];
+  return { request, completion: reverse(request), throughRootComplex: true, turn: "from the CPU" };
 }
 
 /** Describes hops for traces and `perf --explain`: `link 0000:02:00.0 up · switch 0000:01:00.0 · …`. */

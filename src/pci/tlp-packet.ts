@@ -33,6 +33,24 @@ export const HOP_SWITCH = 1;
 /** {@link TlpPath.kinds} of the root-complex hop. */
 export const HOP_ROOT_COMPLEX = 2;
 
+/** What the root complex did with a request it translated. */
+export type RootComplexOutcome = { readonly ok: true; readonly delayPs: number; readonly mmio: boolean } | { readonly ok: false; readonly delayPs: number };
+
+/**
+ * Who put a TLP into the fabric: the fabric tells it where the TLP's route ends and asks it at
+ * the root complex. Several owners (a perf stream, each requester of a DMA bus) share one fabric.
+ */
+export interface TlpOwner {
+  /** The TLP has done its last hop; `atPs` ≥ now is when it is really there (root-complex latency folded in). */
+  arrived(tlp: Tlp, atPs: number): void;
+  /**
+   * A request (MWr, MRd) reaches the root complex (`p2p`: it will leave towards a peer): translate
+   * or refuse it. On refusal the owner has recorded the fault and answered the requester; the
+   * fabric drops the TLP.
+   */
+  atRootComplex(tlp: Tlp, p2p: boolean): RootComplexOutcome;
+}
+
 /** One TLP. */
 export interface Tlp {
   readonly kind: TlpKind;
@@ -44,8 +62,8 @@ export interface Tlp {
   readonly requestBytes: number;
   /** Bytes on the wire: header, payload, framing, ECRC. */
   readonly wireBytes: number;
-  /** Tag of the read request (MRd and its CplDs); -1 for writes. */
-  readonly tag: number;
+  /** Tag of the read request (MRd and its CplDs); -1 for writes and for a read still waiting for a tag. */
+  tag: number;
   /** The DMA operation the TLP belongs to. */
   readonly op: number;
   /** For CplD: the last completion of its request (frees the tag). */
@@ -56,6 +74,8 @@ export interface Tlp {
   readonly status: CompletionStatus;
   /** The compiled route this TLP follows (request, completion, or refusal hops). */
   readonly path: TlpPath;
+  /** Who is told when it arrives. */
+  readonly owner: TlpOwner;
   /** Index of the hop the TLP is on (advanced by the fabric). */
   hopIndex: number;
   /** When its last byte arrived at the current hop's receiver (for cut-through forwarding). */

@@ -103,20 +103,43 @@ export function ibUmemDmabufUnmapPages(umem: IbUmemDmabuf): void {
 
 /**
  * The body of `ib_umem_dmabuf_revoke`, resv held (by the exporter inside its invalidate, or by the
- * umem's device): once only; the driver's callback, unmap, unpin, mark revoked.
+ * umem's device): once only; the driver's callback, unmap, unpin, mark revoked. The umem is marked
+ * revoked at once (it never maps again); when the callback returned a drain fence, unmap and unpin
+ * wait for it, as the kernel's wait for the callback to return.
  * @throws AssertionError without the resv held.
  */
 export function ibUmemDmabufRevokeLocked(umem: IbUmemDmabuf): void {
   umem.buf.resv.assertHeld();
   if (umem.revoked) return;
-  umem.runRevokeCallback();
-  ibUmemDmabufUnmapPages(umem);
-  if (umem.pinned) {
-    dmaBufUnpin(umem.attach);
-    umem.pinned = false;
-  }
+  const draining = umem.runRevokeCallback();
   umem.revoked = true;
-  umem.engine.trace.emit("rdma", "umem.revoke", umem.traceFields());
+  const finish = () => {
+    ibUmemDmabufUnmapPages(umem);
+    if (umem.pinned) {
+      dmaBufUnpin(umem.attach);
+      umem.pinned = false;
+    }
+    umem.engine.trace.emit("rdma", "umem.revoke", umem.traceFields());
+  };
+  if (draining === undefined || draining.signaled) finish();
+  else draining.addCallback(() => withResvHeld(umem, finish));
+}
+
+/**
+ * Runs `body` with the umem's resv held, for work a driver callback finishes after its device
+ * drained: when the resv is free the umem's device takes it around `body`; when it is held, the
+ * holder is the exporter still inside the revoke that waits for this very drain (its wait for
+ * fences runs under the resv), so `body` runs inside that hold, as it would inside the callback.
+ */
+export function withResvHeld(umem: IbUmemDmabuf, body: () => void): void {
+  const resv = umem.buf.resv;
+  if (resv.holder !== undefined) {
+    body();
+    return;
+  }
+  resv.lock(umem.holder);
+  body();
+  resv.unlock(umem.holder);
 }
 
 /**

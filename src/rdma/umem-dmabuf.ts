@@ -27,6 +27,7 @@ import { type DmaBufAttachment, type DmaBufImporterOps, dmaBufAttach, dmaBufDeta
 import { type DmaBuf, dmaBufGet, dmaBufPut } from "../dmabuf/dma-buf.js";
 import type { Errno, Result } from "../dmabuf/errno.js";
 import type { SgEntry, SgTable } from "../dmabuf/map.js";
+import type { DmaFence } from "../dmabuf/reservation.js";
 import { assert } from "../fabric/assert.js";
 import type { PciFunction } from "../pci/topology.js";
 import { IbUmemBase, type IbUmemContext, type IbUmemKind, UMEM_PAGE_SIZE, umemGetFailed } from "./umem.js";
@@ -62,8 +63,14 @@ export interface IbUmemDmabufGetArgs {
   readonly access: number;
 }
 
-/** The driver's revoke callback of a pinned-revocable umem: when it returns the device no longer touches the region. */
-export type IbUmemDmabufRevokeCallback = (umem: IbUmemDmabuf) => void;
+/**
+ * The driver's revoke callback of a pinned-revocable umem: when it returns the device no longer
+ * touches the region [kernel.md §d.1]. The kernel's callback blocks until the device has stopped;
+ * a callback here cannot block, so it returns a fence (already added to the dma-buf's resv) that
+ * signals when the device has drained, or undefined when it stopped at once. The revoke's unmap
+ * and unpin wait for that fence, as they would wait for the kernel callback to return.
+ */
+export type IbUmemDmabufRevokeCallback = (umem: IbUmemDmabuf) => DmaFence | undefined;
 
 /** A dma-buf umem. Created by the three get functions of this file. */
 export class IbUmemDmabuf extends IbUmemBase {
@@ -145,12 +152,12 @@ export class IbUmemDmabuf extends IbUmemBase {
     return sgt;
   }
 
-  /** Runs the revoke callback, if installed and not run yet (I22). */
-  runRevokeCallback(): void {
-    if (this.revokeCallback === undefined || this.revokeCallbackRuns > 0) return;
+  /** Runs the revoke callback, if installed and not run yet (I22); returns its drain fence, if any. */
+  runRevokeCallback(): DmaFence | undefined {
+    if (this.revokeCallback === undefined || this.revokeCallbackRuns > 0) return undefined;
     this.revokeCallbackRuns++;
     this.engine.trace.emit("rdma", "umem.revoke.callback", this.traceFields());
-    this.revokeCallback(this);
+    return this.revokeCallback(this);
   }
 
   /** `{ umem, buf }`, the fields of this file's trace events. */

@@ -18,6 +18,7 @@
  * (`wordBits`), and the v8 -EOVERFLOW check in umem-buffer-attr-v8.ts.
  */
 import type { Result } from "../dmabuf/errno.js";
+import type { DmaFence } from "../dmabuf/reservation.js";
 import { assert } from "../fabric/assert.js";
 import type { PciFunction } from "../pci/topology.js";
 import type { UmemPinner } from "./buffer-desc.js";
@@ -46,8 +47,8 @@ export type UmemPinnerDmabufMode =
 export interface UmemPinnerOptions {
   /** Default `"pinned"`, the posted design. */
   readonly dmabuf?: UmemPinnerDmabufMode;
-  /** The driver's revoke callback for `"pinned-revocable"` umems (after the `pinner.revoke` trace). */
-  readonly onRevoke?: (umem: IbUmemDmabuf) => void;
+  /** The driver's revoke callback for `"pinned-revocable"` umems (after the `pinner.revoke` trace); returns its drain fence, if any. */
+  readonly onRevoke?: (umem: IbUmemDmabuf) => DmaFence | undefined;
 }
 
 /** A {@link UmemPinner} whose umems are real {@link IbUmem}s. */
@@ -81,7 +82,7 @@ export function ibUmemPinner(ctx: IbUmemContext, device: PciFunction, options: U
       // The driver installs its callback under the resv the get returned with, then unlocks [§d.1].
       ibUmemDmabufSetRevokeLocked(umem, (revoked) => {
         ctx.engine.trace.emit("rdma", "pinner.revoke", { umem: revoked.name, device: device.label });
-        options.onRevoke?.(revoked);
+        return options.onRevoke?.(revoked);
       });
       umem.buf.resv.unlock(umem.holder);
       return got;

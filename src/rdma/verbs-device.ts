@@ -2,11 +2,23 @@
  * The verbs device: `struct ib_device` as the verbs objects need it — its umem pinner, the
  * driver's capabilities and the deterministic counters that name objects and hand out keys.
  */
+
+import type { DmaFence } from "../dmabuf/reservation.js";
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
 import type { PciFunction } from "../pci/topology.js";
-import type { IbUmemContext } from "./umem.js";
+import { driverDrainFence } from "./driver-drain.js";
+import type { IbUmem, IbUmemContext } from "./umem.js";
+import type { IbUmemDmabuf } from "./umem-dmabuf.js";
 import { type IbUmemPinner, ibUmemPinner, type UmemPinnerOptions } from "./umem-pinner.js";
+import type { IbMr } from "./verbs-mr.js";
+
+declare module "./umem.js" {
+  interface RdmaTraceKinds {
+    /** Mutant `invalidateIgnored`: the driver's revoke callback did nothing. */
+    "driver.revoke.ignored": { umem: string };
+  }
+}
 
 /** What the modelled driver (an mlx5-like NIC) can do. */
 export interface IbDeviceCaps {
@@ -28,11 +40,36 @@ export interface IbDeviceCaps {
   readonly cqEntriesMax: number;
 }
 
+/**
+ * Driver bugs to reproduce (opt-in; the default driver is correct). Each breaks the rule that an
+ * invalidate or revoke callback returns only once the device no longer touches the region.
+ */
+export interface IbDriverMutants {
+  /** The callback stops new DMA but returns (and unmaps) without waiting for what is in flight (I1, I22). */
+  readonly callbackReturnsBeforeDrain?: boolean;
+  /** The callback does nothing: the MR stays mapped in the device and DMA goes on (I1, L1). */
+  readonly invalidateIgnored?: boolean;
+}
+
+/**
+ * What the driver needs from its device's hardware model (the NIC, nic.ts) to stop it: how much
+ * DMA is in flight through a umem, a call once that has drained, and a way to stop using a umem.
+ */
+export interface IbDeviceHw {
+  /** DMA operations issued through `umem` that have not landed or come back. */
+  inFlight(umem: IbUmem): number;
+  /** Calls `then` once nothing is in flight through `umem` (at once when nothing is). */
+  whenDrained(umem: IbUmem, then: () => void): void;
+  /** Stops every CQ and QP whose buffer or doorbell record is `umem` (a pinned-revocable revoke). */
+  stopUsing(umem: IbUmem): void;
+}
+
 /** Options of {@link ibDevice}. */
 export interface IbDeviceOptions {
   readonly caps?: Partial<IbDeviceCaps>;
   /** How descriptor dma-bufs are pinned (default: the non-revocable pinned API). */
   readonly pinner?: UmemPinnerOptions;
+  readonly mutants?: IbDriverMutants;
 }
 
 /** `struct ib_device` for one NIC function. */
@@ -48,6 +85,13 @@ export class IbDevice {
   pdCount = 0;
   cqCount = 0;
   qpCount = 0;
+  /** Drain fences created so far (names them). */
+  drainCount = 0;
+  /** Registered MRs by key (lkey = rkey), as the NIC looks them up. */
+  readonly mrs = new Map<number, IbMr>();
+  /** The hardware model, once a NIC drives this device; the driver stops it through this. */
+  hw: IbDeviceHw | undefined = undefined;
+  readonly mutants: IbDriverMutants;
 
   constructor(
     /** The umem context (user memory, IOMMU, `dma_buf_get`). */
@@ -58,9 +102,25 @@ export class IbDevice {
   ) {
     this.name = fn.label;
     this.engine = ctx.engine;
-    this.pinner = ibUmemPinner(ctx, fn, options.pinner);
+    this.mutants = options.mutants ?? {};
+    const userOnRevoke = options.pinner?.onRevoke;
+    this.pinner = ibUmemPinner(ctx, fn, { ...options.pinner, onRevoke: (umem) => this.revokeCallback(umem, userOnRevoke) });
     this.caps = { odp: true, createCqUmem: true, createQp: true, cqDbrSlot: true, cqeSize: 64, cqEntriesMax: 2 ** 22, ...options.caps };
     assert(Number.isSafeInteger(this.caps.cqeSize) && this.caps.cqeSize > 0, "cqeSize is a positive integer");
+  }
+
+  /**
+   * The driver's revoke callback of its pinned-revocable umems (CQ and QP buffers from
+   * descriptors) [kernel.md §d.1]: stop the CQs and QPs that use the umem, then drain.
+   */
+  private revokeCallback(umem: IbUmemDmabuf, userOnRevoke: UmemPinnerOptions["onRevoke"]): DmaFence | undefined {
+    const userFence = userOnRevoke?.(umem);
+    if (this.mutants.invalidateIgnored === true) {
+      this.engine.trace.emit("rdma", "driver.revoke.ignored", { umem: umem.name });
+      return userFence;
+    }
+    this.hw?.stopUsing(umem);
+    return driverDrainFence(this, umem) ?? userFence;
   }
 }
 

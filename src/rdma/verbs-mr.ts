@@ -25,9 +25,11 @@ import type { DmaBuf } from "../dmabuf/dma-buf.js";
 import type { Errno, Result } from "../dmabuf/errno.js";
 import type { SgEntry } from "../dmabuf/map.js";
 import { assert } from "../fabric/assert.js";
+import type { Suspension } from "../fabric/process.js";
+import { driverDrainFence } from "./driver-drain.js";
 import { IB_ACCESS, type IbUmem } from "./umem.js";
 import { IbUmemDmabuf, ibUmemDmabufGet } from "./umem-dmabuf.js";
-import { ibUmemDmabufMapPages, ibUmemDmabufUnmapPages, sgTrimToWindow } from "./umem-dmabuf-map.js";
+import { ibUmemDmabufMapPages, ibUmemDmabufMapPagesWait, ibUmemDmabufUnmapPages, sgTrimToWindow, withResvHeld } from "./umem-dmabuf-map.js";
 import { ibUmemGet } from "./umem-va.js";
 import type { IbPd } from "./verbs-pd.js";
 
@@ -50,6 +52,8 @@ declare module "./umem.js" {
     "mr.access.failed": { mr: string; error: IbMrAccessError; reason: string };
     "mr.mkey.revoke": { mr: string; lkey: number };
     "mr.dereg": { mr: string };
+    /** Mutant `invalidateIgnored`: the invalidate op left the MR mapped in the device. */
+    "mr.invalidate.ignored": { mr: string };
   }
 }
 
@@ -204,30 +208,52 @@ export function ibRegUserMrDmabuf(args: IbRegUserMrDmabufArgs, options: IbMrOpti
 /**
  * The device's translation of an access to `[offset, offset + length)` of the MR, as the NIC's
  * DMA engine performs it: checks, then (dma-buf MR, zapped) the page fault that re-maps [§d.2].
- * Precondition: the dma-buf's resv is free (the fault handler takes it) and no KERNEL fence pending.
+ * Precondition: the dma-buf's resv is free (the fault handler takes it) and no KERNEL fence pending;
+ * the NIC, which may meet a held resv, uses {@link mrCheckAccess} and {@link mlx5PageFaultBody}.
  * @param access the `IB_ACCESS_*` rights the operation needs (0 for a local read).
  * @returns the DMA addresses; or an access error value (local-protection / remote-access, with
  *   the reason: missing right, outside the MR, revoked key); or `fault-failed` with the map errno.
  * @throws AssertionError on a deregistered MR or a negative or non-integer range.
  */
 export function mrTranslate(mr: IbMr, offset: number, length: number, access: number): MrTranslateResult {
-  assert(!mr.deregistered, () => `${mr.name} used after dereg`);
-  assert(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0, "offset and length are non-negative integers");
-  const remote = (access & (IB_ACCESS.REMOTE_WRITE | IB_ACCESS.REMOTE_READ | IB_ACCESS.REMOTE_ATOMIC)) !== 0;
-  const refuse = (reason: "access" | "range" | "key"): MrTranslateResult => {
-    const error: IbMrAccessError = remote ? "remote-access" : "local-protection";
-    mr.pd.device.engine.trace.emit("rdma", "mr.access.failed", { mr: mr.name, error, reason });
-    return { ok: false, error, reason };
-  };
-  if (mr.mkeyRevoked) return refuse("key");
-  if ((access & ~mr.access) !== 0) return refuse("access");
-  if (offset + length > mr.length) return refuse("range");
+  const refused = mrCheckAccess(mr, offset, length, access);
+  if (refused !== undefined) return refused;
   if (!mr.mapped) {
     const faulted = mlx5PageFault(mr);
     if (!faulted.ok) return { ok: false, error: "fault-failed", errno: faulted.errno };
   }
+  return { ok: true, entries: mrEntries(mr, offset, length) };
+}
+
+/**
+ * The checks of an access before any translation: a revoked key, a missing right, a range
+ * outside the MR. Traces `rdma/mr.access.failed` on refusal.
+ * @returns undefined when the access may go on, else the refusal.
+ * @throws AssertionError on a deregistered MR or a negative or non-integer range.
+ */
+export function mrCheckAccess(mr: IbMr, offset: number, length: number, access: number): Extract<MrTranslateResult, { reason: string }> | undefined {
+  assert(!mr.deregistered, () => `${mr.name} used after dereg`);
+  assert(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0, "offset and length are non-negative integers");
+  const remote = (access & (IB_ACCESS.REMOTE_WRITE | IB_ACCESS.REMOTE_READ | IB_ACCESS.REMOTE_ATOMIC)) !== 0;
+  const refuse = (reason: "access" | "range" | "key") => {
+    const error: IbMrAccessError = remote ? "remote-access" : "local-protection";
+    mr.pd.device.engine.trace.emit("rdma", "mr.access.failed", { mr: mr.name, error, reason });
+    return { ok: false as const, error, reason };
+  };
+  if (mr.mkeyRevoked) return refuse("key");
+  if ((access & ~mr.access) !== 0) return refuse("access");
+  if (offset + length > mr.length) return refuse("range");
+  return undefined;
+}
+
+/**
+ * The DMA addresses of `[offset, offset + length)` of a mapped MR, in order.
+ * @throws AssertionError when the MR's translation is zapped (fault it in first).
+ */
+export function mrEntries(mr: IbMr, offset: number, length: number): readonly SgEntry[] {
+  assert(mr.mapped, () => `${mr.name}: translation used while zapped`);
   const start = mr.umem.offset + offset;
-  return { ok: true, entries: sgTrimToWindow(mr.umem.sg(), start, start + length) };
+  return sgTrimToWindow(mr.umem.sg(), start, start + length);
 }
 
 /**
@@ -256,6 +282,7 @@ export function ibDeregMr(mr: IbMr): void {
   mlx5RevokeMr(mr);
   mr.umem.release();
   mr.deregistered = true;
+  mr.pd.device.mrs.delete(mr.lkey);
   mr.pd.put();
   mr.pd.device.engine.trace.emit("rdma", "mr.dereg", { mr: mr.name });
 }
@@ -270,31 +297,59 @@ function mlx5DmabufInvalidate(back: MrBackPointer, umem: IbUmemDmabuf): void {
     return;
   }
   if (!umem.mapped) return;
+  const device = mr.pd.device;
+  if (device.mutants.invalidateIgnored === true) {
+    trace.emit("rdma", "mr.invalidate.ignored", { mr: mr.name });
+    return;
+  }
   if (mr.mkeyRevoked) trace.emit("rdma", "mr.invalidate.use_after_free", { mr: mr.name, lkey: mr.lkey });
   else trace.emit("rdma", "mr.zap", { mr: mr.name });
   mr.mapped = false;
-  ibUmemDmabufUnmapPages(umem);
+  // Zapped: the device issues nothing new through the MR; what it issued must land before the unmap.
+  const draining = driverDrainFence(device, umem);
+  if (draining === undefined) ibUmemDmabufUnmapPages(umem);
+  else draining.addCallback(() => withResvHeld(umem, () => ibUmemDmabufUnmapPages(umem)));
+}
+
+/**
+ * The page-fault handler as a process body, for the NIC, which may find the resv held by an
+ * exporter in the middle of a revoke: wait for the resv, map_pages (waiting for KERNEL fences),
+ * rewrite the MTTs, unlock. `const r = yield* mlx5PageFaultBody(mr)`.
+ * @returns ok (mapped again); the map's errno (the exporter revoked: ENODEV; the umem: EINVAL).
+ */
+export function* mlx5PageFaultBody(mr: IbMr): Generator<Suspension, Result<undefined>, unknown> {
+  const umem = mr.umem;
+  assert(umem instanceof IbUmemDmabuf, () => `${mr.name}: only a dma-buf MR is ever zapped`);
+  yield umem.buf.resv.acquire(umem.holder);
+  const result = mr.mapped ? { ok: true as const, value: undefined } : yield* ibUmemDmabufMapPagesWait(umem);
+  umem.buf.resv.unlock(umem.holder);
+  return faulted(mr, result);
+}
+
+function faulted(mr: IbMr, result: Result<void>): Result<undefined> {
+  const trace = mr.pd.device.engine.trace;
+  if (!result.ok) {
+    trace.emit("rdma", "mr.fault.failed", { mr: mr.name, errno: result.errno });
+    return result;
+  }
+  if (!mr.mapped) trace.emit("rdma", "mr.fault", { mr: mr.name });
+  mr.mapped = true;
+  return { ok: true, value: undefined };
 }
 
 /** The page-fault handler: resv, map_pages, rewrite the MTTs. */
 function mlx5PageFault(mr: IbMr): Result<undefined> {
   const umem = mr.umem;
   assert(umem instanceof IbUmemDmabuf, () => `${mr.name}: only a dma-buf MR is ever zapped`);
-  const trace = mr.pd.device.engine.trace;
   umem.buf.resv.lock(umem.holder);
   const result = ibUmemDmabufMapPages(umem);
   umem.buf.resv.unlock(umem.holder);
-  if (!result.ok) {
-    trace.emit("rdma", "mr.fault.failed", { mr: mr.name, errno: result.errno });
-    return result;
-  }
-  mr.mapped = true;
-  trace.emit("rdma", "mr.fault", { mr: mr.name });
-  return { ok: true, value: undefined };
+  return faulted(mr, result);
 }
 
 function registered(mr: IbMr): IbMr {
   mr.pd.get();
+  mr.pd.device.mrs.set(mr.lkey, mr);
   mr.pd.device.engine.trace.emit("rdma", "mr.reg", { mr: mr.name, type: mr.type, umem: mr.umem.name, lkey: mr.lkey, rkey: mr.rkey, access: mr.access });
   return mr;
 }

@@ -237,7 +237,10 @@ describe("a pinned-revocable umem [kernel.md §d.1, UMD-REV]", () => {
     if (!got.ok) throw new Error(got.errno);
     const umem = got.value;
     expect(w.buf.resv.holder).toBe(w.nic0.id);
-    ibUmemDmabufSetRevokeLocked(umem, (u) => calls.push(`revoke ${u.name} mapped=${u.mapped} pinned=${u.pinned}`));
+    ibUmemDmabufSetRevokeLocked(umem, (u) => {
+      calls.push(`revoke ${u.name} mapped=${u.mapped} pinned=${u.pinned}`);
+      return undefined;
+    });
     umem.buf.resv.unlock(umem.holder);
     return umem;
   }

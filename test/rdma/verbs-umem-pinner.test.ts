@@ -37,7 +37,7 @@ describe("the dma-buf API a DMABUF descriptor goes through", () => {
   it("pinned-revocable: accepted; a VFIO revoke runs the driver's callback once and leaves the umem revoked", () => {
     const w = rdmaWorld();
     const revoked: string[] = [];
-    const pinner = ibUmemPinner(w.ctx, w.nic0, { dmabuf: "pinned-revocable", onRevoke: (u) => revoked.push(u.name) });
+    const pinner = ibUmemPinner(w.ctx, w.nic0, { dmabuf: "pinned-revocable", onRevoke: (u) => void revoked.push(u.name) });
     const got = pinner.pinDmabuf(FD, 0n, BigInt(MIB), LW);
     if (!got.ok) throw new Error(got.errno);
     expect([got.value.kind, got.value.mapped, w.buf.resv.holder]).toEqual(["dmabuf-pinned-revocable", true, undefined]);

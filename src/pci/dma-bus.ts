@@ -1,0 +1,243 @@
+/**
+ * A DMA bus: many requesters sharing one {@link Fabric}, each issuing reads and writes of any size
+ * to any address, and the completers that answer them. This is what device models (the NIC's DMA
+ * engine, the CPU's MMIO accesses) run on; `p2psim perf`'s single saturating stream is
+ * dma-stream.ts.
+ *
+ * Addresses are decoded the way the fabric decodes them [route.ts, kernel.md §a.7]: an address in
+ * a BAR's bus window goes to that BAR (turning in the lowest common switch unless ACS redirects
+ * it, so BUS_ADDR traffic never meets the IOMMU, I11); any other device address is an IOVA (with
+ * an IOMMU: the page table says whether it is system memory or, mapped `mmio`, a peer BAR reached
+ * through the root complex) or, without an IOMMU, a CPU physical address. The CPU's accesses
+ * ({@link DmaBus.cpu}) use CPU physical addresses and start in the root complex.
+ *
+ * Completers [kernel.md §c.6]: a function in reset, with Memory Space disabled or not in D0
+ * answers Unsupported Request (writes dropped, reads completed with UR), traced as `pci/tlp.ur`;
+ * host memory answers reads after the platform's memory latency, a BAR after its BAR read latency.
+ * A device's registers are modelled by an {@link MmioWriteHandler} on its BAR.
+ *
+ * Routes are discovered as traffic needs them, so the fabric's switch fast path is off here:
+ * every switch crossing is an event, and TLPs of several requesters interleave at a shared egress
+ * in the order they reach the switch.
+ */
+import { assert } from "../fabric/assert.js";
+import type { Engine } from "../fabric/engine.js";
+import { DmaPort } from "./dma-port.js";
+import { Fabric, type FabricTlpSettings } from "./fabric.js";
+import type { Iommu } from "./iommu.js";
+import type { PerfPlatform } from "./perf-platform.js";
+import { type Hop, type RouteTarget, routeFromHost, routeRequest, routeThroughRootComplex } from "./route.js";
+import type { TlpPath } from "./tlp-packet.js";
+import type { Bar, PciFunction, Topology } from "./topology.js";
+
+declare module "../fabric/trace.js" {
+  interface TraceKinds {
+    pci: {
+      /** A request reached a target that does not answer memory requests [kernel.md §c.6]: a write is dropped, a read completes with UR. */
+      "tlp.ur": { requester: string; target: string; tlp: string; address: number; reason: string };
+      /** The IOMMU blocked a request at the root complex. */
+      "iommu.fault": { requester: string; tlp: string; iova: number; fault: string };
+      /** Option `tlpEvents`: a TLP reached the end of its route (a request its target, a completion its requester). */
+      tlp: { requester: string; tlp: string; address: number; bytes: number; target: string; status: string; atPs: number };
+    };
+  }
+}
+
+/** TLP settings of a bus where the caller does not say: MPS 256, MRRS 512, RCB 64, 64-bit, no ECRC. */
+export const DMA_BUS_TLP_DEFAULTS: FabricTlpSettings = { mps: 256, mrrs: 512, rcb: 64, rcbChunks: false, addressBits: 64, ecrc: false };
+
+/** How a bus is built. */
+export interface DmaBusOptions {
+  /** Latencies, credits and tags. */
+  readonly platform: PerfPlatform;
+  /** Overrides of {@link DMA_BUS_TLP_DEFAULTS}. */
+  readonly tlp?: Partial<FabricTlpSettings>;
+  /** The IOMMU translating devices' requests at the root complex; omit when it is off. */
+  readonly iommu?: Iommu;
+  /** Credits and latencies non-limiting (the link ceiling). Default false. */
+  readonly ideal?: boolean;
+  /** Emit `pci/tlp` for every TLP (short runs, timelines). Default false: only UR and IOMMU faults are traced per TLP. */
+  readonly tlpEvents?: boolean;
+}
+
+/** Called when a write lands in a BAR that has registers (a doorbell): offset into the BAR, size, when. */
+export type MmioWriteHandler = (offset: number, bytes: number, atPs: number) => void;
+
+/** A compiled route from one requester to one target. Its paths are replaced when the bus recompiles. */
+export interface BusRoute {
+  readonly target: RouteTarget;
+  /** `gpu0 BAR1` or `host memory`, for traces. */
+  readonly targetName: string;
+  readonly hops: { readonly request: readonly Hop[]; readonly completion: readonly Hop[]; readonly refusal: readonly Hop[] };
+  request: BusPath;
+  completion: BusPath;
+  /** Completions of a request refused at the root complex: the completion path from there on. */
+  refusal: BusPath;
+}
+
+/** A compiled path that knows its route (so a completer finds the target of a TLP without a lookup). */
+export interface BusPath extends TlpPath {
+  readonly route: BusRoute;
+}
+
+/** Why a function does not answer memory requests (MSE off, in reset, not in D0) [kernel.md §c.6], or undefined when it does. */
+export function urReason(fn: PciFunction): string | undefined {
+  if (fn.inReset) return "in reset";
+  if (!fn.memoryEnabled) return "Memory Space Enable is off";
+  if (fn.powerState !== "D0") return `in ${fn.powerState}`;
+  return undefined;
+}
+
+interface BarWindow {
+  readonly fn: PciFunction;
+  readonly bar: Bar;
+}
+
+/** The bus. */
+export class DmaBus {
+  readonly fabric: Fabric;
+  readonly tlp: FabricTlpSettings;
+  /** The CPU's MMIO accesses (loads and stores to BARs, in CPU physical addresses). */
+  readonly cpu: DmaPort;
+  private readonly ports = new Map<PciFunction, DmaPort>();
+  private readonly routes = new Map<string, BusRoute>();
+  private readonly mmio = new Map<Bar, MmioWriteHandler>();
+  private readonly windows: readonly BarWindow[];
+
+  constructor(
+    readonly engine: Engine,
+    readonly topology: Topology,
+    readonly options: DmaBusOptions,
+  ) {
+    this.tlp = { ...DMA_BUS_TLP_DEFAULTS, ...options.tlp };
+    this.fabric = new Fabric(engine, {
+      platform: options.platform,
+      ideal: options.ideal ?? false,
+      tlp: this.tlp,
+      express: false,
+      ...(options.iommu ? { iommu: options.iommu } : {}),
+    });
+    this.windows = topology.functions.flatMap((fn) => fn.bars.filter((bar) => bar.type !== "io").map((bar) => ({ fn, bar })));
+    this.cpu = new DmaPort(this, undefined);
+  }
+
+  /** Latencies and tags of the platform. */
+  get platform(): PerfPlatform {
+    return this.options.platform;
+  }
+
+  /** Whether every TLP is traced. */
+  get tlpEvents(): boolean {
+    return this.options.tlpEvents === true;
+  }
+
+  /**
+   * The DMA requester of an endpoint function (one per function, created on first use).
+   * @throws AssertionError for a function of another topology or a bridge.
+   */
+  port(fn: PciFunction): DmaPort {
+    let port = this.ports.get(fn);
+    if (!port) {
+      assert(this.topology.find(fn.id) === fn, () => `${fn.id} is not in topology ${this.topology.name}`);
+      assert(fn.kind === "endpoint", () => `${fn.label} is a ${fn.kind}, not a DMA requester`);
+      port = new DmaPort(this, fn);
+      this.ports.set(fn, port);
+    }
+    return port;
+  }
+
+  /**
+   * Gives `fn`'s BAR `barIndex` registers: `handler` runs when a write lands there (the function
+   * answering memory requests; a write it refuses is UR and never reaches the handler).
+   * @throws AssertionError when the BAR does not exist or already has a handler.
+   */
+  onMmioWrite(fn: PciFunction, barIndex: number, handler: MmioWriteHandler): void {
+    const bar = fn.bars.find((b) => b.index === barIndex && b.type !== "io");
+    assert(bar !== undefined, () => `${fn.label} has no memory BAR ${barIndex}`);
+    assert(!this.mmio.has(bar), () => `${fn.label} BAR${barIndex} already has registers`);
+    this.mmio.set(bar, handler);
+  }
+
+  /** The register handler of a BAR, if any. */
+  mmioHandler(bar: Bar): MmioWriteHandler | undefined {
+    return this.mmio.get(bar);
+  }
+
+  /**
+   * Where an access of `requester` (undefined: the CPU) to `address` goes (see the module comment).
+   * Pure: reads the IOMMU's page table without touching the IOTLB.
+   */
+  decode(requester: PciFunction | undefined, address: number): RouteTarget {
+    const byBus = requester ? this.windows.find((w) => address >= w.bar.busAddress && address < w.bar.busAddress + w.bar.sizeBytes) : undefined;
+    if (byBus) return { kind: "bar", fn: byBus.fn, bar: byBus.bar };
+    let phys = address;
+    const iommu = this.options.iommu;
+    if (requester && iommu) {
+      const pte = iommu.pageAt(iommu.domainOf(requester.id), address);
+      if (pte === undefined || !pte.mmio) return this.hostMemory(requester);
+      phys = pte.phys + (address - pte.iova);
+    }
+    const byCpu = this.windows.find((w) => phys >= w.bar.cpuAddress && phys < w.bar.cpuAddress + w.bar.sizeBytes);
+    return byCpu ? { kind: "bar", fn: byCpu.fn, bar: byCpu.bar } : this.hostMemory(requester);
+  }
+
+  /** The offset into `bar` of an access of `requester` to `address` (see {@link decode}). */
+  offsetInBar(requester: PciFunction | undefined, address: number, bar: Bar): number {
+    if (requester && address >= bar.busAddress && address < bar.busAddress + bar.sizeBytes) return address - bar.busAddress;
+    const iommu = this.options.iommu;
+    const pte = requester && iommu ? iommu.pageAt(iommu.domainOf(requester.id), address) : undefined;
+    const phys = pte ? pte.phys + (address - pte.iova) : address;
+    return phys - bar.cpuAddress;
+  }
+
+  private hostMemory(requester: PciFunction | undefined): RouteTarget {
+    return { kind: "host-memory", numaNode: requester?.hostBridge.numaNode ?? 0 };
+  }
+
+  /**
+   * The compiled route from `requester` (undefined: the CPU) to `target`, built on first use;
+   * `throughRootComplex` forces the path up through the root complex (an IOVA's).
+   * @throws AssertionError for a CPU access to host memory (not bus traffic) or a route inside one device.
+   */
+  route(requester: PciFunction | undefined, target: RouteTarget, throughRootComplex = false): BusRoute {
+    const key = `${requester?.id ?? "cpu"}>${target.kind === "bar" ? `${target.fn.id}/${target.bar.index}` : `mem${target.numaNode}`}${throughRootComplex ? "/rc" : ""}`;
+    const known = this.routes.get(key);
+    if (known) return known;
+    assert(requester !== undefined || target.kind === "bar", "CPU accesses to host memory do not cross the fabric");
+    const bar = target as Extract<RouteTarget, { kind: "bar" }>;
+    const route = requester === undefined ? routeFromHost(bar) : throughRootComplex ? routeThroughRootComplex(requester, bar) : routeRequest(requester, target);
+    assert(route.request.length > 0, () => `${requester?.label} reaches ${key} without crossing a link`);
+    const atRootComplex = route.completion.findIndex((hop) => hop.kind === "root-complex");
+    const hops = { request: route.request, completion: route.completion, refusal: route.completion.slice(Math.max(0, atRootComplex)) };
+    for (const h of [hops.request, hops.completion, hops.refusal]) this.fabric.prepare(h);
+    const targetName = target.kind === "bar" ? `${target.fn.label} BAR${target.bar.index}` : "host memory";
+    const placeholder = undefined as unknown as BusPath;
+    const created: BusRoute = { target, targetName, hops, request: placeholder, completion: placeholder, refusal: placeholder };
+    created.request = { ...this.fabric.compile(hops.request), route: created };
+    created.completion = { ...this.fabric.compile(hops.completion), route: created };
+    created.refusal = { ...this.fabric.compile(hops.refusal), route: created };
+    this.routes.set(key, created);
+    return created;
+  }
+
+  /**
+   * The route of an access of `requester` (undefined: the CPU) to `address`: address routing for a
+   * bus address in a BAR window; through the root complex for an IOVA (the IOMMU translates there,
+   * so the route is fixed by the page table at issue time and may go stale, which the translation
+   * at the root complex then catches); by CPU address for the CPU and without an IOMMU.
+   */
+  routeOf(requester: PciFunction | undefined, address: number): BusRoute {
+    const target = this.decode(requester, address);
+    const translated = requester !== undefined && this.options.iommu !== undefined && !this.inBusWindow(address);
+    return translated && target.kind === "bar" ? this.route(requester, target, true) : this.route(requester, target);
+  }
+
+  /** Whether a route decided once for `address` holds for the whole run (no page table decides it). */
+  routeIsStatic(requester: PciFunction | undefined, address: number): boolean {
+    return requester === undefined || this.options.iommu === undefined || this.inBusWindow(address);
+  }
+
+  private inBusWindow(address: number): boolean {
+    return this.windows.some((w) => address >= w.bar.busAddress && address < w.bar.busAddress + w.bar.sizeBytes);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * A QP's hardware context, responder side: what the NIC does with a message from its peer, in
+ * arrival order (one message at a time while its MR may fault, so that an RC QP's writes land in
+ * order).
+ *
+ * - RDMA WRITE: rkey → MR (REMOTE_WRITE, range, fault if zapped) → DMA writes through the MR's
+ *   translation — peer-to-peer TLPs when the MR is a peer BAR's dma-buf — then the ACK. The ACK
+ *   leaves once the writes are issued: they are posted, and PCIe ordering puts them ahead of
+ *   anything the requester's completion makes visible later.
+ * - RDMA READ: rkey (REMOTE_READ) → DMA reads → the response carries the data back.
+ * - SEND: the head receive (none posted: RNR NAK) → its WQE is fetched (DMA read of 32 B from
+ *   the receive queue) → lkey (LOCAL_WRITE) → DMA writes; the ACK leaves when they are issued and
+ *   the receive's CQE is written when they have landed.
+ *
+ * A responder not in RTR or RTS answers nothing useful; the model NAKs with REM_ACCESS_ERR at once
+ * instead of modelling the requester's transport retries.
+ */
+import type { SgEntry } from "../dmabuf/map.js";
+import type { DmaOutcome } from "../pci/dma-port.js";
+import type { IbSendWr, IbWcStatus } from "./ib-wr.js";
+import { nicMrAccess } from "./nic-mr-access.js";
+import type { NicQp } from "./nic-qp.js";
+import { RQ_WQE_BYTES } from "./nic-qp.js";
+import { IB_ACCESS } from "./umem.js";
+import type { IbMr } from "./verbs-mr.js";
+
+declare module "./umem.js" {
+  interface RdmaTraceKinds {
+    /** The responder issues the data writes of a WRITE or SEND (the first DMA address and the total). */
+    "data.write": { qp: string; wrId: number; mr: string; address: number; bytes: number };
+    /** Every data write of that message has landed (`outcome` ok) or one was refused. */
+    "data.landed": { qp: string; wrId: number; mr: string; outcome: DmaOutcome };
+    /** The responder refused a message (`status` as the requester will complete it). */
+    "responder.nak": { qp: string; wrId: number; status: IbWcStatus | "RNR" };
+  }
+}
+
+/** A message from the requester `from`: its WQE index and work request. */
+export interface InboundMessage {
+  readonly from: NicQp;
+  readonly index: number;
+  readonly wr: IbSendWr;
+}
+
+/** Delivers a message to the responder QP `qp` (called by the wire at the arrival time). */
+export function nicRespond(qp: NicQp, message: InboundMessage): void {
+  qp.inbound.push(message);
+  pump(qp);
+}
+
+function pump(qp: NicQp): void {
+  while (!qp.inboundBusy && qp.inbound.length > 0) {
+    const message = qp.inbound.shift() as InboundMessage;
+    if (qp.qp.state !== "RTR" && qp.qp.state !== "RTS") {
+      answer(qp, message, "REM_ACCESS_ERR");
+      continue;
+    }
+    qp.inboundBusy = true;
+    const release = () => {
+      qp.inboundBusy = false;
+      pump(qp);
+    };
+    if (message.wr.opcode === "RDMA_WRITE") rdmaWrite(qp, message, release);
+    else if (message.wr.opcode === "RDMA_READ") rdmaRead(qp, message, release);
+    else send(qp, message, release);
+  }
+}
+
+/** The ACK or NAK, back over the wire. */
+function answer(qp: NicQp, message: InboundMessage, status: IbWcStatus | "RNR"): void {
+  const engine = qp.nic.bus.engine;
+  if (status !== "SUCCESS") engine.trace.emit("rdma", "responder.nak", { qp: qp.name, wrId: message.wr.wrId, status });
+  qp.wire?.send(qp.direction, 0, () => message.from.acked(message.index, status));
+}
+
+/** Writes `entries` through `mr`; `landed` runs once every write is done, with the worst outcome. */
+function writeAll(qp: NicQp, message: InboundMessage, mr: IbMr, entries: readonly SgEntry[], landed: (outcome: DmaOutcome) => void): void {
+  const trace = qp.nic.bus.engine.trace;
+  const fields = { qp: qp.name, wrId: message.wr.wrId, mr: mr.name };
+  const bytes = entries.reduce((sum, e) => sum + e.length, 0);
+  trace.emit("rdma", "data.write", { ...fields, address: entries[0]?.dmaAddress ?? 0, bytes });
+  let left = entries.length;
+  let worst: DmaOutcome = "ok";
+  if (left === 0) {
+    trace.emit("rdma", "data.landed", { ...fields, outcome: worst });
+    landed(worst);
+  }
+  for (const entry of entries) {
+    qp.nic.dma("write", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
+      if (outcome !== "ok") worst = outcome;
+      if (--left > 0) return;
+      trace.emit("rdma", "data.landed", { ...fields, outcome: worst });
+      landed(worst);
+    });
+  }
+}
+
+function rdmaWrite(qp: NicQp, message: InboundMessage, release: () => void): void {
+  const { wr } = message;
+  const remote = wr.remote as NonNullable<IbSendWr["remote"]>;
+  nicMrAccess(
+    qp.nic,
+    remote.rkey,
+    remote.offset,
+    wr.sge.length,
+    IB_ACCESS.REMOTE_WRITE,
+    true,
+    (mr, entries) => {
+      writeAll(qp, message, mr, entries, () => {});
+      answer(qp, message, "SUCCESS");
+      release();
+    },
+    (status) => {
+      answer(qp, message, status);
+      release();
+    },
+  );
+}
+
+function rdmaRead(qp: NicQp, message: InboundMessage, release: () => void): void {
+  const { wr } = message;
+  const remote = wr.remote as NonNullable<IbSendWr["remote"]>;
+  nicMrAccess(
+    qp.nic,
+    remote.rkey,
+    remote.offset,
+    wr.sge.length,
+    IB_ACCESS.REMOTE_READ,
+    true,
+    (mr, entries) => {
+      let left = entries.length;
+      let failed = false;
+      const respond = () => {
+        if (failed) answer(qp, message, "REM_ACCESS_ERR");
+        else qp.wire?.send(qp.direction, wr.sge.length, () => message.from.readResponse(message.index));
+      };
+      if (left === 0) respond();
+      for (const entry of entries) {
+        qp.nic.dma("read", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
+          failed ||= outcome !== "ok";
+          if (--left === 0) respond();
+        });
+      }
+      release();
+    },
+    (status) => {
+      answer(qp, message, status);
+      release();
+    },
+  );
+}
+
+function send(qp: NicQp, message: InboundMessage, release: () => void): void {
+  const recv = qp.rq.shift();
+  if (recv === undefined) {
+    answer(qp, message, "RNR");
+    release();
+    return;
+  }
+  const nic = qp.nic;
+  const recvCq = nic.cq(qp.qp.recvCq);
+  const length = message.wr.sge.length;
+  const slot = qp.rqConsumed++ % qp.layout.rqDepth;
+  const address = qp.stopped ? undefined : nic.umemAddress(qp.buf, slot * RQ_WQE_BYTES);
+  const refuse = (status: IbWcStatus, reason: string) => {
+    recvCq.push({ wrId: recv.wrId, status, opcode: "RECV", qp: qp.name, byteLen: 0 });
+    answer(qp, message, "REM_ACCESS_ERR");
+    qp.toError(reason, status === "LOC_QP_OP_ERR");
+    release();
+  };
+  if (address === undefined) {
+    refuse("LOC_QP_OP_ERR", "receive WQE fetch: the QP buffer is not reachable");
+    return;
+  }
+  nic.dma("read", qp.buf, address, RQ_WQE_BYTES, (outcome) => {
+    if (outcome !== "ok") {
+      refuse("LOC_QP_OP_ERR", `receive WQE fetch: ${outcome}`);
+      return;
+    }
+    if (length > recv.sge.length) {
+      refuse("LOC_PROT_ERR", "message longer than the receive buffer");
+      return;
+    }
+    const { lkey, offset } = recv.sge;
+    nicMrAccess(
+      nic,
+      lkey,
+      offset,
+      length,
+      IB_ACCESS.LOCAL_WRITE,
+      false,
+      (mr, entries) => {
+        writeAll(qp, message, mr, entries, (landed) => {
+          const status: IbWcStatus = landed === "ok" ? "SUCCESS" : "LOC_QP_OP_ERR";
+          recvCq.push({ wrId: recv.wrId, status, opcode: "RECV", qp: qp.name, byteLen: landed === "ok" ? length : 0 });
+        });
+        answer(qp, message, "SUCCESS");
+        release();
+      },
+      (status) => refuse(status, "receive key refused"),
+    );
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * A user program streaming RDMA WRITEs and reaping their completions: it keeps the send queue
+ * full (posting in batches, one doorbell per batch), and polls the CQ whenever a CQE lands and no
+ * poll is outstanding, posting again as completions come back. Polling a CQ in a BAR is an MMIO
+ * read through the fabric, so it is traffic too.
+ */
+import type { IbWc } from "../rdma/ib-wr.js";
+import type { NicCq } from "../rdma/nic-cq.js";
+import type { NicQp } from "../rdma/nic-qp.js";
+import type { RdmaWriteWorld } from "./rdma-write-world.js";
+
+/** What to stream. */
+export interface RdmaWriteStreamOptions {
+  /** Work requests in all. */
+  readonly count: number;
+  readonly bytes: number;
+  /** WRs per doorbell at most. Default 16. */
+  readonly batch?: number;
+  /** WRs outstanding at most (≤ the SQ depth). Default the SQ depth. */
+  readonly depth?: number;
+  /** CQEs per poll at most. Default 64. */
+  readonly pollMax?: number;
+  /** Distinct target offsets the writes cycle through (× bytes must fit the MR). Default 64. */
+  readonly slots?: number;
+}
+
+/** The program's running state: completions reaped so far, by status. */
+export interface RdmaWriteStream {
+  readonly posted: () => number;
+  readonly reaped: () => readonly IbWc[];
+  /** Posting stopped (the QP refused a post). */
+  readonly stopped: () => boolean;
+}
+
+/**
+ * Starts the program at the current time; run the engine to drive it.
+ * @param qp the requester QP (in RTS, connected); @param cq its send CQ's hardware context.
+ */
+export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq, options: RdmaWriteStreamOptions): RdmaWriteStream {
+  const batch = options.batch ?? 16;
+  const depth = options.depth ?? qp.layout.sqDepth;
+  const slots = options.slots ?? 64;
+  const pollMax = options.pollMax ?? 64;
+  const wcs: IbWc[] = [];
+  let posted = 0;
+  let polling = false;
+  let stopped = false;
+  const post = () => {
+    while (!stopped && posted < options.count) {
+      const room = Math.min(batch, depth - (posted - wcs.length), options.count - posted);
+      if (room < Math.min(batch, options.count - posted)) return;
+      const wrs = [];
+      for (let i = 0; i < room; i++, posted++) wrs.push(world.write(posted, options.bytes, 0, (posted % slots) * options.bytes));
+      if (!qp.postSend(wrs).ok) {
+        posted -= room;
+        stopped = true;
+      }
+    }
+  };
+  const poll = () => {
+    if (polling) return;
+    polling = true;
+    cq.poll(pollMax, (result) => {
+      polling = false;
+      if (!result.ok || result.wcs.length === 0) return;
+      wcs.push(...result.wcs);
+      post();
+      poll();
+    });
+  };
+  cq.onCompletion = poll;
+  post();
+  return { posted: () => posted, reaped: () => wcs, stopped: () => stopped };
+}
