@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- [suite...]`: tinybench suites, each printing throughput with the workload
- * named. Suites: `engine` (the two standard DES workloads on p2psim's engine) and `topo` (the
- * topology importers and the p2pdma classification). Wall-clock time is read here and nowhere in
+ * named. Suites: `engine` (the two standard DES workloads on p2psim's engine), `topo` (the
+ * topology importers and the p2pdma classification), `transport` (TLP streams through a switch)
+ * and `rdma` (RDMA WRITEs with CQEs into a GPU BAR). Wall-clock time is read here and nowhere in
  * the model.
  */
 
@@ -11,6 +12,7 @@ import { buildTopology } from "../src/pci/build-topology.js";
 import { bytesAllocatedDuring } from "./allocation.js";
 import { type DesWorkload, holdWorkload, mmcWorkload } from "./des-workloads.js";
 import { synthLspciVerbose } from "./lspci-synth.js";
+import { type RdmaWriteRun, rdmaWriteStreamRun } from "./rdma-workloads.js";
 import { classifyAllPairs, largeTopology } from "./topo-workloads.js";
 import { switchWriteStream } from "./transport-workloads.js";
 
@@ -142,7 +144,37 @@ async function runTransportSuite(): Promise<void> {
   ]);
 }
 
-const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite, topo: runTopoSuite, transport: runTransportSuite };
+/**
+ * RDMA suite: 100,000 4 KiB RDMA WRITEs with CQEs, nic0 → gpu0's BAR through one Gen5 x16 switch,
+ * the CQ in the BAR too, reaped by MMIO polls (target < 2 s of wall time).
+ */
+async function runRdmaSuite(): Promise<void> {
+  const count = 100_000;
+  let run: RdmaWriteRun | undefined;
+  const bench = new Bench({ time: 0, warmupTime: 0, iterations: 3, warmupIterations: 1 });
+  bench.add(`${count.toLocaleString("en")} × 4 KiB RDMA WRITE + CQE, nic0 → gpu0 BAR1 through one Gen5 x16 switch (CQ in the BAR, MMIO polls)`, () => {
+    run = rdmaWriteStreamRun(count);
+  });
+  await bench.run();
+  const task = bench.tasks[0];
+  const meanMs = task?.result && "latency" in task.result ? task.result.latency.mean : Number.NaN;
+  const seconds = meanMs / 1000;
+  console.log("suite rdma: the NIC's DMA engine as fabric traffic");
+  console.table([
+    {
+      workload: task?.name,
+      "wall ms per run (mean of 3)": Number(meanMs.toFixed(0)),
+      target: "< 2000 ms",
+      "simulated goodput": `${run?.goodputGbps.toFixed(1)} Gb/s`,
+      "simulated time": `${((run?.simulatedPs ?? 0) / 1e6).toFixed(0)} µs`,
+      "engine events/s": `${((run?.events ?? 0) / seconds / 1e6).toFixed(2)}M`,
+      "simulated TLPs/s": `${((run?.tlps ?? 0) / seconds / 1e6).toFixed(2)}M`,
+      "failed WRs": run?.failed,
+    },
+  ]);
+}
+
+const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite, topo: runTopoSuite, transport: runTransportSuite, rdma: runRdmaSuite };
 
 async function main(): Promise<void> {
   const names = process.argv.slice(2);

@@ -23,6 +23,7 @@ export interface RdmaWriteRun {
   readonly wrs: number;
   readonly failed: number;
   readonly events: number;
+  readonly tlps: number;
   readonly simulatedPs: number;
   readonly goodputGbps: number;
 }
@@ -40,5 +41,12 @@ export function rdmaWriteStreamRun(count: number, bytes = 4096): RdmaWriteRun {
   const wcs = stream.reaped();
   const good = wcs.filter((wc) => wc.status === "SUCCESS").length;
   const simulatedPs = world.engine.nowPs;
-  return { wrs: wcs.length, failed: wcs.length - good, events: world.engine.eventsFired, simulatedPs, goodputGbps: (good * bytes * 8) / (simulatedPs / 1000) };
+  return {
+    wrs: wcs.length,
+    failed: wcs.length - good,
+    events: world.engine.eventsFired,
+    tlps: world.bus.tlps,
+    simulatedPs,
+    goodputGbps: (good * bytes * 8) / (simulatedPs / 1000),
+  };
 }

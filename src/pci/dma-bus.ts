@@ -121,6 +121,13 @@ export class DmaBus {
     this.cpu = new DmaPort(this, undefined);
   }
 
+  /** TLPs created by every requester of the bus so far. */
+  get tlps(): number {
+    let count = this.cpu.tlps;
+    for (const port of this.ports.values()) count += port.tlps;
+    return count;
+  }
+
   /** Latencies and tags of the platform. */
   get platform(): PerfPlatform {
     return this.options.platform;

@@ -50,6 +50,8 @@ export class DmaPort implements TlpOwner {
   private lastPage = -1;
   private lastRoute: BusRoute | undefined;
   private opsInFlight = 0;
+  /** TLPs this port and its completers have created (requests, completions, refusals). */
+  tlps = 0;
 
   constructor(
     private readonly bus: DmaBus,
@@ -143,6 +145,7 @@ export class DmaPort implements TlpOwner {
     path: BusPath,
   ): Tlp {
     const { addressBits, ecrc } = this.bus.tlp;
+    this.tlps++;
     return {
       kind,
       address,

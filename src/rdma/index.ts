@@ -1,6 +1,7 @@
 /**
  * `src/rdma`: an RDMA device (NIC) as a DMA **importer**: umems, umem_list, and the verbs objects
- * (PD, MR, CQ, QP) built on them; the NIC's DMA engine is next. It meets the exporter (src/vfio)
+ * (PD, MR, CQ, QP) built on them, and the NIC's DMA engine that runs work requests as fabric
+ * traffic on a DMA bus (src/pci/dma-bus.ts). It meets the exporter (src/vfio)
  * only through src/dmabuf, as in the kernel, and never imports src/vfio.
  *
  * Lifecycle of a dma-buf umem [kernel.md §d.1, §b]:
@@ -40,6 +41,11 @@
  * - `umem-buffer-attr-v8.ts`: the v8 per-attribute design, the `umem-buffer-attr-v8` profile [§d.6].
  * - `umem-pinner.ts`: descriptors to real umems (pinned, or pinned-revocable).
  * - `verbs-device.ts`, `verbs-pd.ts`, `verbs-mr.ts`, `verbs-cq.ts`, `verbs-qp.ts`: the verbs objects [§d.2, §d.4].
+ * - `ib-wr.ts`: work requests, work completions, async events.
+ * - `nic.ts` (the device: doorbells, DMA in flight per umem, async events), `nic-qp.ts` (requester),
+ *   `nic-responder.ts`, `nic-cq.ts` (CQE writes, polls, CQ errors), `nic-mr-access.ts` (keys,
+ *   rights, page faults), `rdma-wire.ts` (the network), `driver-drain.ts` (the driver's drain
+ *   fence on invalidate and revoke) [§d.1, §d.2, §d.7].
  */
 
 export {
@@ -60,6 +66,13 @@ export {
   type Umem,
   type UmemPinner,
 } from "./buffer-desc.js";
+export { driverDrainFence } from "./driver-drain.js";
+export type { IbAsyncEvent, IbEventType, IbRecvWr, IbSendWr, IbSge, IbWc, IbWcStatus, IbWrOpcode } from "./ib-wr.js";
+export { NIC_CONFIG_DEFAULT, NIC_DOORBELL_BAR, NIC_DOORBELL_OFFSET, Nic, type NicConfig } from "./nic.js";
+export { type CqPollResult, NicCq } from "./nic-cq.js";
+export { nicMrAccess } from "./nic-mr-access.js";
+export { NicQp, type NicQpLayout, nicConnect, RQ_WQE_BYTES, SQ_WQE_BYTES } from "./nic-qp.js";
+export { RdmaWire, type RdmaWireConfig } from "./rdma-wire.js";
 export {
   IB_ACCESS,
   type IbUmem,
@@ -100,6 +113,7 @@ export {
   ibUmemDmabufSetRevokeLocked,
   ibUmemDmabufUnmapPages,
   sgTrimToWindow,
+  withResvHeld,
 } from "./umem-dmabuf-map.js";
 export {
   ibUmemListCheckConsumed,
@@ -141,7 +155,9 @@ export {
 export {
   IbDevice,
   type IbDeviceCaps,
+  type IbDeviceHw,
   type IbDeviceOptions,
+  type IbDriverMutants,
   ibDevice,
 } from "./verbs-device.js";
 export {
@@ -157,7 +173,10 @@ export {
   ibRegUserMr,
   ibRegUserMrDmabuf,
   type MrTranslateResult,
+  mlx5PageFaultBody,
   mlx5RevokeMr,
+  mrCheckAccess,
+  mrEntries,
   mrTranslate,
 } from "./verbs-mr.js";
 export {

@@ -33,6 +33,33 @@ describe("Fingerprint", () => {
     );
   });
 
+  it("feeds numbers, booleans, null and nested values exactly as their canonical text (the digit and shape fast paths)", () => {
+    const canonical = (value: unknown): string => {
+      if (value === null || typeof value === "number" || typeof value === "boolean") return String(value);
+      if (typeof value === "string") return JSON.stringify(value);
+      if (Array.isArray(value)) return `[${value.map((v) => `${canonical(v)},`).join("")}]`;
+      const record = value as Record<string, unknown>;
+      return `{${Object.keys(record)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonical(record[k])},`)
+        .join("")}}`;
+    };
+    const scalar = fc.oneof(fc.double(), fc.integer(), fc.maxSafeNat(), fc.constant(-0), fc.boolean(), fc.constant(null), fc.string({ unit: "binary" }));
+    const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.string({ unit: "binary" }), scalar, { maxKeys: 3 }));
+    fc.assert(
+      fc.property(fc.maxSafeNat(), value, value, (t, a, b) => {
+        const e = { ...event({ z: a, a: b }), t: t as TimePs };
+        expect(hash(e, e)).toBe(fnv1a64(`${t}|0|pci|tlp|a=${canonical(b)}|z=${canonical(a)}\n`.repeat(2)));
+      }),
+    );
+  });
+
+  it("hashes events of one kind whose fields differ in name or order as their own canonical text (the per-shape cache)", () => {
+    const events = [event({ a: 1, b: 2 }), event({ b: 2, a: 1 }), event({ a: 1 }), event({ a: 1, c: 3 }), event({ c: 3, a: 1 }), event({ a: 1, b: 2 })];
+    const text = ["a=1|b=2", "a=1|b=2", "a=1", "a=1|c=3", "a=1|c=3", "a=1|b=2"].map((fields) => `5|0|pci|tlp|${fields}\n`).join("");
+    expect(hash(...events)).toBe(fnv1a64(text));
+  });
+
   it("does not depend on key order, at any depth", () => {
     expect(hash(event({ a: 1, b: { x: [1, "2"], y: null } }))).toBe(hash(event({ b: { y: null, x: [1, "2"] }, a: 1 })));
   });
