@@ -10,14 +10,14 @@
  */
 import type { TraceEvent, TraceValue } from "./trace.js";
 
-const FNV_OFFSET_HI = 0xcbf29ce4;
-const FNV_OFFSET_LO = 0x84222325;
-const TWO_32 = 2 ** 32;
+/** FNV-1a 64's offset basis 0xcbf29ce484222325, as four 16-bit limbs, least significant first. */
+const FNV_OFFSET = [0x2325, 0x8422, 0x9ce4, 0xcbf2] as const;
 
-/** The encoding of one event shape (same layer, kind and field order): its fields, sorted. */
+/** The encoding of one event shape (same kind and field order): its fields, sorted, and their `|key=` prefixes. */
 interface Shape {
   readonly fields: readonly string[];
   readonly sorted: readonly string[];
+  readonly prefixes: readonly string[];
 }
 
 /** Characters of a JSON string that `JSON.stringify` escapes: quote, backslash, controls, surrogates. */
@@ -33,7 +33,7 @@ const ZERO = 48;
 const MAX_DIGITS = 16;
 
 /**
- * Accumulates the FNV-1a 64 hash of a sequence of strings, as two 32-bit halves.
+ * Accumulates the FNV-1a 64 hash of a sequence of strings, as four 16-bit limbs.
  *
  * The hot path (every trace event goes through {@link add}) feeds the canonical encoding without
  * building it: field lists are sorted once per event shape, non-negative safe integers are fed
@@ -41,8 +41,11 @@ const MAX_DIGITS = 16;
  * goes through `String` and `JSON.stringify`, so the bytes hashed are exactly the canonical text.
  */
 export class Fingerprint {
-  private hi = FNV_OFFSET_HI;
-  private lo = FNV_OFFSET_LO;
+  // The 64-bit state as four 16-bit limbs: every intermediate of the multiply stays a small integer.
+  private v0: number = FNV_OFFSET[0];
+  private v1: number = FNV_OFFSET[1];
+  private v2: number = FNV_OFFSET[2];
+  private v3: number = FNV_OFFSET[3];
   private eventsCount = 0;
   private readonly shapes = new Map<string, Shape[]>();
   private readonly digits = new Uint8Array(MAX_DIGITS);
@@ -56,40 +59,41 @@ export class Fingerprint {
   add(event: TraceEvent): void {
     this.eventsCount++;
     this.feedNumber(event.t);
-    this.feedChar(0x7c);
+    this.feed("|");
     this.feedNumber(event.seq);
-    this.feedChar(0x7c);
+    this.feed("|");
     this.feed(event.layer);
-    this.feedChar(0x7c);
+    this.feed("|");
     this.feed(event.kind);
-    for (const key of this.sortedFields(event)) {
-      this.feedChar(0x7c);
-      this.feed(key);
-      this.feedChar(0x3d);
-      this.feedValue(event[key] as TraceValue);
+    const shape = this.shapeOf(event);
+    const { sorted, prefixes } = shape;
+    for (let i = 0; i < sorted.length; i++) {
+      this.feed(prefixes[i] as string);
+      this.feedValue(event[sorted[i] as string] as TraceValue);
     }
-    this.feedChar(0x0a);
+    this.feed("\n");
   }
 
   /** The event's fields other than t, seq, layer and kind, sorted; cached per shape. */
-  private sortedFields(event: TraceEvent): readonly string[] {
+  private shapeOf(event: TraceEvent): Shape {
     const id = event.kind;
     let shapes = this.shapes.get(id);
     if (shapes !== undefined) {
-      for (const shape of shapes) if (sameFields(event, shape.fields)) return shape.sorted;
+      for (const shape of shapes) if (sameFields(event, shape.fields)) return shape;
     } else {
       shapes = [];
       this.shapes.set(id, shapes);
     }
     const fields = Object.keys(event).filter((key) => key !== "t" && key !== "seq" && key !== "layer" && key !== "kind");
-    const shape = { fields, sorted: [...fields].sort() };
+    const sorted = [...fields].sort();
+    const shape = { fields, sorted, prefixes: sorted.map((key) => `|${key}=`) };
     shapes.push(shape);
-    return shape.sorted;
+    return shape;
   }
 
   /** The hash as 16 lower-case hex digits. */
   hex(): string {
-    return this.hi.toString(16).padStart(8, "0") + this.lo.toString(16).padStart(8, "0");
+    return [this.v3, this.v2, this.v1, this.v0].map((limb) => limb.toString(16).padStart(4, "0")).join("");
   }
 
   private feedValue(value: TraceValue): void {
@@ -123,9 +127,9 @@ export class Fingerprint {
       this.feed(JSON.stringify(text));
       return;
     }
-    this.feedChar(0x22);
+    this.feed('"');
     this.feed(text);
-    this.feedChar(0x22);
+    this.feed('"');
   }
 
   /** `String(value)`, fed: digit by digit for non-negative safe integers. */
@@ -134,27 +138,63 @@ export class Fingerprint {
       this.feed(String(value));
       return;
     }
+    const digits = this.digits;
     let n = value;
     let count = 0;
     do {
-      this.digits[count++] = ZERO + (n % 10);
+      digits[count++] = ZERO + (n % 10);
       n = Math.floor(n / 10);
     } while (n > 0);
-    while (count > 0) this.feedChar(this.digits[--count] as number);
+    let a = this.v0;
+    let b = this.v1;
+    let c = this.v2;
+    let d = this.v3;
+    while (count > 0) {
+      a ^= digits[--count] as number;
+      const t0 = a * 0x1b3;
+      let t1 = b * 0x1b3;
+      let t2 = c * 0x1b3 + (a << 8);
+      const t3 = d * 0x1b3 + (b << 8);
+      t1 += t0 >>> 16;
+      a = t0 & 0xffff;
+      t2 += t1 >>> 16;
+      b = t1 & 0xffff;
+      d = (t3 + (t2 >>> 16)) & 0xffff;
+      c = t2 & 0xffff;
+    }
+    this.v0 = a;
+    this.v1 = b;
+    this.v2 = c;
+    this.v3 = d;
   }
 
-  /** FNV-1a over UTF-16 code units: h ^= c; h *= 0x100000001b3 (mod 2^64). */
+  /**
+   * FNV-1a over UTF-16 code units: h ^= c; h *= 0x100000001b3 (mod 2^64). The prime is
+   * 2^40 + 0x1b3: in 16-bit limbs, 0x1b3 times every limb plus the limbs shifted up by 40 bits
+   * (limb i + 2, times 2^8), carries propagated, the top limb truncated.
+   */
   private feed(text: string): void {
-    for (let i = 0; i < text.length; i++) this.feedChar(text.charCodeAt(i));
-  }
-
-  private feedChar(code: number): void {
-    const lo = (this.lo ^ code) >>> 0;
-    // (hi·2^32 + lo) · (2^40 + 0x1b3) mod 2^64, with every partial product exact in a double.
-    const loProduct = lo * 0x1b3;
-    const carry = Math.floor(loProduct / TWO_32);
-    this.hi = (Math.imul(this.hi, 0x1b3) + ((lo << 8) >>> 0) + carry) >>> 0;
-    this.lo = loProduct >>> 0;
+    let a = this.v0;
+    let b = this.v1;
+    let c = this.v2;
+    let d = this.v3;
+    for (let i = 0; i < text.length; i++) {
+      a ^= text.charCodeAt(i);
+      const t0 = a * 0x1b3;
+      let t1 = b * 0x1b3;
+      let t2 = c * 0x1b3 + (a << 8);
+      const t3 = d * 0x1b3 + (b << 8);
+      t1 += t0 >>> 16;
+      a = t0 & 0xffff;
+      t2 += t1 >>> 16;
+      b = t1 & 0xffff;
+      d = (t3 + (t2 >>> 16)) & 0xffff;
+      c = t2 & 0xffff;
+    }
+    this.v0 = a;
+    this.v1 = b;
+    this.v2 = c;
+    this.v3 = d;
   }
 }
 

@@ -118,7 +118,13 @@ export class DmaBus {
       ...(options.iommu ? { iommu: options.iommu } : {}),
     });
     this.windows = topology.functions.flatMap((fn) => fn.bars.filter((bar) => bar.type !== "io").map((bar) => ({ fn, bar })));
+    this.tlpEvents = options.tlpEvents === true;
     this.cpu = new DmaPort(this, undefined);
+  }
+
+  /** Whether any BAR has registers (most writes then skip the lookup). */
+  get hasMmio(): boolean {
+    return this.mmio.size > 0;
   }
 
   /** TLPs created by every requester of the bus so far. */
@@ -134,9 +140,7 @@ export class DmaBus {
   }
 
   /** Whether every TLP is traced. */
-  get tlpEvents(): boolean {
-    return this.options.tlpEvents === true;
-  }
+  readonly tlpEvents: boolean;
 
   /**
    * The DMA requester of an endpoint function (one per function, created on first use).

@@ -15,6 +15,7 @@
  * its target (the port then plays the completer) and when a completion comes back.
  */
 import { assert } from "../fabric/assert.js";
+import type { HandlerId } from "../fabric/engine.js";
 import type { BusPath, BusRoute, DmaBus } from "./dma-bus.js";
 import { urReason } from "./dma-bus.js";
 import { completionSizes, offsetInChunk, PAGE_4K, wireBytes } from "./tlp.js";
@@ -33,6 +34,16 @@ interface DmaOpState {
   done: DmaDone | undefined;
 }
 
+/** A deferred completer answer or done call (one shape for both, so the slot table stays monomorphic). */
+interface Deferred {
+  readonly kind: "complete" | "done";
+  readonly tlp: Tlp | undefined;
+  readonly route: BusRoute | undefined;
+  readonly status: CompletionStatus;
+  readonly done: DmaDone | undefined;
+  readonly outcome: DmaOutcome;
+}
+
 const PASS: RootComplexOutcome = { ok: true, delayPs: 0, mmio: false };
 
 /** The requester. Created by {@link DmaBus.port} (or the bus's `cpu`). */
@@ -47,11 +58,18 @@ export class DmaPort implements TlpOwner {
   /** Reads waiting for a tag, in issue order. */
   private readonly waitingReads: Tlp[] = [];
   private waitingHead = 0;
-  private lastPage = -1;
-  private lastRoute: BusRoute | undefined;
+  /** Routes of 4 KiB pages no page table can re-route (bounded: cleared when it grows past 4,096). */
+  private readonly staticRoutes = new Map<number, BusRoute>();
   private opsInFlight = 0;
   /** TLPs this port and its completers have created (requests, completions, refusals). */
   tlps = 0;
+  /**
+   * Work due later, by slot: a completer answering a read, or an operation's done call at the
+   * moment it landed. One handler and a slot number per event keep these events allocation-free.
+   */
+  private readonly deferred: Array<Deferred | undefined> = [];
+  private readonly freeDeferred: number[] = [];
+  private readonly deferredHandler: HandlerId;
 
   constructor(
     private readonly bus: DmaBus,
@@ -59,6 +77,22 @@ export class DmaPort implements TlpOwner {
     readonly fn: PciFunction | undefined,
   ) {
     this.name = fn?.label ?? "cpu";
+    this.deferredHandler = bus.engine.handler((slot) => this.runDeferred(slot), `${this.name}/dma-deferred`);
+  }
+
+  /** Runs `work` at `atPs` (≥ now) as an engine event. */
+  private defer(atPs: number, work: Deferred): void {
+    const slot = this.freeDeferred.pop() ?? this.deferred.length;
+    this.deferred[slot] = work;
+    this.bus.engine.at(atPs, this.deferredHandler, slot);
+  }
+
+  private runDeferred(slot: number): void {
+    const work = this.deferred[slot] as Deferred;
+    this.deferred[slot] = undefined;
+    this.freeDeferred.push(slot);
+    if (work.kind === "complete") this.complete(work.tlp as Tlp, work.route as BusRoute, work.status);
+    else (work.done as DmaDone)(work.outcome, this.bus.engine.nowPs);
   }
 
   /** Operations issued and not yet done. */
@@ -119,11 +153,13 @@ export class DmaPort implements TlpOwner {
   /** The route of a TLP to `address`: cached per 4 KiB page while no page table can change it. */
   private routeAt(address: number): BusRoute {
     const page = Math.floor(address / PAGE_4K);
-    if (page === this.lastPage && this.lastRoute !== undefined) return this.lastRoute;
+    const known = this.staticRoutes.get(page);
+    if (known !== undefined) return known;
     const route = this.bus.routeOf(this.fn, address);
-    const cacheable = this.bus.routeIsStatic(this.fn, address);
-    this.lastPage = cacheable ? page : -1;
-    this.lastRoute = cacheable ? route : undefined;
+    if (this.bus.routeIsStatic(this.fn, address)) {
+      if (this.staticRoutes.size >= 4096) this.staticRoutes.clear();
+      this.staticRoutes.set(page, route);
+    }
     return route;
   }
 
@@ -144,14 +180,13 @@ export class DmaPort implements TlpOwner {
     status: CompletionStatus,
     path: BusPath,
   ): Tlp {
-    const { addressBits, ecrc } = this.bus.tlp;
     this.tlps++;
     return {
       kind,
       address,
       payloadBytes,
       requestBytes,
-      wireBytes: wireBytes(kind, payloadBytes, { addressBits, ecrc }),
+      wireBytes: wireBytes(kind, payloadBytes, this.bus.tlp),
       tag,
       op,
       lastOfRequest: last,
@@ -177,19 +212,15 @@ export class DmaPort implements TlpOwner {
     const done = state.done;
     if (done === undefined) return;
     const engine = this.bus.engine;
-    const final = state.outcome;
-    if (atPs <= engine.nowPs) done(final, engine.nowPs);
-    else {
-      const at = Math.ceil(atPs);
-      engine.scheduleAt(at, () => done(final, at));
-    }
+    if (atPs <= engine.nowPs) done(state.outcome, engine.nowPs);
+    else this.defer(Math.ceil(atPs), { kind: "done", done, outcome: state.outcome, tlp: undefined, route: undefined, status: "SC" });
   }
 
   /** {@link TlpOwner}: a request reached its target, or a completion came back. */
   arrived(tlp: Tlp, atPs: number): void {
     const route = (tlp.path as BusPath).route;
-    if (this.bus.tlpEvents) this.traceTlp(tlp, route, atPs);
     if (tlp.kind === "CplD") {
+      if (this.bus.tlpEvents) this.traceTlp(tlp, route, atPs, tlp.status);
       if (tlp.lastOfRequest) this.releaseTag(tlp.tag, atPs);
       if (tlp.status === "UR") this.account(tlp.op, tlp.requestBytes, "ur", atPs);
       else this.account(tlp.op, tlp.payloadBytes, "ok", atPs);
@@ -197,9 +228,10 @@ export class DmaPort implements TlpOwner {
     }
     const target = route.target;
     const reason = target.kind === "bar" ? urReason(target.fn) : undefined;
+    if (this.bus.tlpEvents) this.traceTlp(tlp, route, atPs, reason === undefined ? "SC" : "UR");
     if (reason !== undefined) this.ur(tlp, route, reason);
     if (tlp.kind === "MWr") {
-      if (reason === undefined && target.kind === "bar") {
+      if (reason === undefined && target.kind === "bar" && this.bus.hasMmio) {
         const handler = this.bus.mmioHandler(target.bar);
         if (handler) handler(this.bus.offsetInBar(this.fn, tlp.address, target.bar), tlp.payloadBytes, atPs);
       }
@@ -208,8 +240,7 @@ export class DmaPort implements TlpOwner {
     }
     const platform = this.bus.platform;
     const latency = reason !== undefined || this.bus.options.ideal ? 0 : target.kind === "bar" ? platform.barReadLatencyPs : platform.memoryLatencyPs;
-    const at = Math.ceil(atPs + latency);
-    this.bus.engine.scheduleAt(at, () => this.complete(tlp, route, reason === undefined ? "SC" : "UR"));
+    this.defer(Math.ceil(atPs + latency), { kind: "complete", tlp, route, status: reason === undefined ? "SC" : "UR", done: undefined, outcome: "ok" });
   }
 
   /** The completer answers a read: CplDs cut at MPS or the RCB, or one UR completion. */
@@ -255,7 +286,7 @@ export class DmaPort implements TlpOwner {
     if (iommu === undefined) return PASS;
     const translation = iommu.translate(fn.id, tlp.address, tlp.kind === "MWr" ? "w" : "r");
     if (translation.ok) return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
-    this.bus.engine.trace.emit("pci", "iommu.fault", { requester: fn.id, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
+    this.bus.engine.trace.emit("pci", "iommu.fault", { requester: this.name, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
     return this.refuse(tlp, route, "iommu-fault", translation.latencyPs);
   }
 
@@ -272,13 +303,16 @@ export class DmaPort implements TlpOwner {
   }
 
   private ur(tlp: Tlp, route: BusRoute, reason: string): void {
-    this.bus.engine.trace.emit("pci", "tlp.ur", { requester: this.fn?.id ?? "cpu", target: route.targetName, tlp: tlp.kind, address: tlp.address, reason });
+    this.bus.engine.trace.emit("pci", "tlp.ur", { requester: this.name, target: route.targetName, tlp: tlp.kind, address: tlp.address, reason });
   }
 
-  /** `pci/tlp`, emitted when the fabric hands the TLP over; `atPs` (≥ the event's time) is when it is really there. */
-  private traceTlp(tlp: Tlp, route: BusRoute, atPs: number): void {
+  /**
+   * `pci/tlp`, emitted when the fabric hands the TLP over; `atPs` (≥ the event's time) is when it
+   * is really there; `status` is UR for a request its target refused, else the TLP's own.
+   */
+  private traceTlp(tlp: Tlp, route: BusRoute, atPs: number, status: CompletionStatus): void {
     const bytes = tlp.kind === "MRd" ? tlp.requestBytes : tlp.payloadBytes;
-    const fields = { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, status: tlp.status, atPs: Math.ceil(atPs) };
+    const fields = { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, status, atPs: Math.ceil(atPs) };
     this.bus.engine.trace.emit("pci", "tlp", fields);
   }
 }

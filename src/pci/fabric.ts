@@ -88,13 +88,15 @@ export class Fabric {
   }
 
   /**
-   * Puts a TLP on its first hop, not before `notBeforePs`. A route that does not start with a link
-   * (a root-complex integrated requester) is started as its own event, so that a stream never
-   * re-enters itself.
+   * Puts a TLP on its first hop, not before `notBeforePs`. A route that starts in the root complex
+   * (completions from memory, the CPU's accesses) is stepped at once: its root-complex hop books
+   * the next link. A route that is nothing but the root complex (a root-complex integrated
+   * requester reaching memory) would arrive during this call, so it is started as its own event,
+   * and a stream never re-enters itself.
    */
   inject(tlp: Tlp, notBeforePs: number): void {
     tlp.hopIndex = 0;
-    if (tlp.path.kinds[0] === HOP_LINK) this.step(tlp, notBeforePs);
+    if (tlp.path.kinds[0] === HOP_LINK || tlp.path.kinds.length > 1) this.step(tlp, notBeforePs);
     else this.engine.scheduleAt(Math.max(this.engine.nowPs, Math.ceil(notBeforePs)), () => this.step(tlp, notBeforePs));
   }
 
@@ -239,7 +241,8 @@ export class Fabric {
         delayPs += outcome.delayPs;
         if (!outcome.ok) return; // the owner recorded the fault and answered the requester
       }
-      notBeforePs = Math.max(notBeforePs, this.engine.nowPs + delayPs);
+      // From when the TLP is there: now for one a link delivered, later for one injected ahead.
+      notBeforePs = Math.max(notBeforePs, this.engine.nowPs) + delayPs;
       tlp.hopIndex++;
     }
   }

@@ -20,16 +20,18 @@
 import { assert } from "../fabric/assert.js";
 import type { DmaOutcome } from "../pci/dma-port.js";
 import type { IbWc } from "./ib-wr.js";
-import type { Nic } from "./nic.js";
+import type { Nic, NicBuffer } from "./nic.js";
 import type { IbUmem } from "./umem.js";
 import type { IbCq } from "./verbs-cq.js";
 
 declare module "./umem.js" {
   interface RdmaTraceKinds {
-    /** The NIC issues a CQE write. */
-    "cqe.write": { cq: string; qp: string; wrId: number; status: string; slot: number; address: number };
-    /** The CQE write landed (`outcome` ok), or was refused on the way (ur, iommu-fault): then it is lost. */
-    "cqe.landed": { cq: string; wrId: number; slot: number; outcome: DmaOutcome };
+    /**
+     * A CQE write of the NIC is done: issued at `issuedPs`, landed now (`outcome` ok) or refused on
+     * the way (ur, iommu-fault: the CQE is lost). One event per write, at its end, so that a
+     * stream costs one trace event per CQE; the issue time is in the event.
+     */
+    "cqe.write": { cq: string; qp: string; wrId: number; status: string; slot: number; address: number; issuedPs: number; outcome: DmaOutcome };
     /** A poll read the CQE memory: `count` CQEs returned, or the read failed (`outcome` not ok). */
     "cq.poll": { cq: string; count: number; outcome: DmaOutcome };
   }
@@ -57,12 +59,24 @@ export class NicCq {
   /** Called when a CQE lands (the completion channel, without its interrupt traffic). */
   onCompletion: ((cq: NicCq) => void) | undefined = undefined;
   private readonly slots: Array<CqeSlot | undefined>;
+  /** The CQ buffer and doorbell record as programmed into the context (again after a resize). */
+  private buf: NicBuffer | undefined;
+  private dbr: NicBuffer | undefined;
 
   constructor(
     private readonly nic: Nic,
     readonly cq: IbCq,
   ) {
     this.slots = new Array(cq.entries).fill(undefined);
+    this.buf = nic.program(cq.buf as IbUmem | undefined);
+    this.dbr = nic.program(cq.dbr as IbUmem | undefined);
+  }
+
+  /** The programmed buffer; a resize (a new umem in `cq.buf`) programs the new one. */
+  private buffer(): NicBuffer | undefined {
+    const umem = this.cq.buf as IbUmem | undefined;
+    if (umem !== this.buf?.umem) this.buf = this.nic.program(umem);
+    return this.buf;
   }
 
   /** `nic0/cq#0`. */
@@ -88,19 +102,19 @@ export class NicCq {
     if (this.error !== undefined || this.cq.destroyed) return false;
     const entries = this.cq.entries;
     if (this.pi - this.ci >= entries) return this.fail("overrun");
-    const buf = this.cq.buf as IbUmem | undefined;
+    const buf = this.buffer();
     const cqeSize = this.nic.device.caps.cqeSize;
     const slot = this.pi % entries;
-    const address = this.stopped || buf === undefined ? undefined : this.nic.umemAddress(buf, slot * cqeSize);
+    const address = this.stopped ? undefined : this.nic.address(buf, slot * cqeSize);
     if (buf === undefined || address === undefined) return this.fail("access");
     const entry: CqeSlot = { wc, landed: false };
     this.slots[slot] = entry;
     this.pi++;
-    const trace = this.nic.bus.engine.trace;
-    trace.emit("rdma", "cqe.write", { cq: this.name, qp: wc.qp, wrId: wc.wrId, status: wc.status, slot, address });
-    this.nic.dma("write", buf, address, cqeSize, (outcome) => {
+    const engine = this.nic.bus.engine;
+    const issuedPs = engine.nowPs;
+    this.nic.dma("write", buf.umem, address, cqeSize, (outcome) => {
       entry.landed = outcome === "ok";
-      trace.emit("rdma", "cqe.landed", { cq: this.name, wrId: wc.wrId, slot, outcome });
+      engine.trace.emit("rdma", "cqe.write", { cq: this.name, qp: wc.qp, wrId: wc.wrId, status: wc.status, slot, address, issuedPs, outcome });
       this.writeDoorbellRecord();
       if (entry.landed) this.onCompletion?.(this);
     });
@@ -108,9 +122,8 @@ export class NicCq {
   }
 
   private writeDoorbellRecord(): void {
-    const dbr = this.cq.dbr as IbUmem | undefined;
-    const address = dbr === undefined || this.stopped ? undefined : this.nic.umemAddress(dbr, 0);
-    if (dbr !== undefined && address !== undefined) this.nic.dma("write", dbr, address, 8);
+    const address = this.stopped ? undefined : this.nic.address(this.dbr, 0);
+    if (this.dbr !== undefined && address !== undefined) this.nic.dma("write", this.dbr.umem, address, 8);
   }
 
   private fail(why: "overrun" | "access"): false {
@@ -132,8 +145,7 @@ export class NicCq {
     const first = this.ci % entries;
     const count = Math.min(max, entries - first);
     const cqeSize = this.nic.device.caps.cqeSize;
-    const buf = this.cq.buf as IbUmem | undefined;
-    const dmaAddress = buf === undefined ? undefined : this.nic.umemAddress(buf, first * cqeSize);
+    const dmaAddress = this.nic.address(this.buffer(), first * cqeSize);
     const engine = this.nic.bus.engine;
     const collect = (outcome: DmaOutcome) => {
       if (outcome !== "ok") {

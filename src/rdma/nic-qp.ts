@@ -21,7 +21,7 @@
 import type { Errno, Result } from "../dmabuf/errno.js";
 import { assert } from "../fabric/assert.js";
 import type { IbRecvWr, IbSendWr, IbWcStatus, IbWrOpcode } from "./ib-wr.js";
-import type { Nic } from "./nic.js";
+import type { Nic, NicBuffer } from "./nic.js";
 import { nicMrAccess } from "./nic-mr-access.js";
 import { type InboundMessage, nicRespond } from "./nic-responder.js";
 import type { RdmaWire } from "./rdma-wire.js";
@@ -86,6 +86,8 @@ export class NicQp {
   /** Messages that reached this QP as a responder, in arrival order. */
   readonly inbound: InboundMessage[] = [];
   inboundBusy = false;
+  /** The QP buffer as programmed into the context at create. */
+  readonly program: NicBuffer | undefined;
 
   constructor(
     readonly nic: Nic,
@@ -98,6 +100,10 @@ export class NicQp {
     assert(layout.sqDepth >= 1 && layout.rqDepth >= 0, "queue depths: sq ≥ 1, rq ≥ 0");
     assert(qp.buf !== undefined && qp.buf.length >= need, () => `${qp.name}: the buffer must hold ${need} bytes for this layout`);
     this.sq = new Array(layout.sqDepth).fill(undefined);
+    this.program = nic.program(qp.buf as IbUmem);
+    // The CQs' contexts exist before any QP completes into them (the driver created them first).
+    nic.cq(qp.sendCq);
+    nic.cq(qp.recvCq);
   }
 
   get name(): string {
@@ -178,7 +184,7 @@ export class NicQp {
     if (count <= 0) return;
     const first = this.fetched;
     const offset = this.layout.rqDepth * RQ_WQE_BYTES + (first % depth) * SQ_WQE_BYTES;
-    const address = this.stopped ? undefined : this.nic.umemAddress(this.buf, offset);
+    const address = this.stopped ? undefined : this.nic.address(this.program, offset);
     if (address === undefined) {
       this.toError("WQE fetch: the QP buffer is not reachable", true);
       return;
@@ -194,15 +200,19 @@ export class NicQp {
       }
       this.fetched = Math.max(this.fetched, first + count);
       engine.scheduleAt(engine.nowPs + processingPs, () => {
-        for (let i = first; i < first + count; i++) this.execute(this.wqe(i));
+        for (let i = first; i < first + count; i++) {
+          const wqe = this.wqe(i);
+          if (wqe !== undefined) this.execute(wqe);
+        }
         this.trySend();
       });
       this.fetch();
     });
   }
 
-  /** The WQE of index `i`. */
-  wqe(i: number): Wqe {
+  /** The WQE of index `i`, or undefined once it has completed (its CQE written, its slot free). */
+  wqe(i: number): Wqe | undefined {
+    if (i < this.completed) return undefined;
     const wqe = this.sq[i % this.layout.sqDepth];
     assert(wqe !== undefined && wqe.index === i, () => `${this.name}: WQE ${i} is not in the ring`);
     return wqe;
@@ -244,8 +254,9 @@ export class NicQp {
 
   /** Puts ready WQEs on the wire, in order. */
   trySend(): void {
+    this.sentNext = Math.max(this.sentNext, this.completed);
     while (this.sentNext < this.fetched) {
-      const wqe = this.wqe(this.sentNext);
+      const wqe = this.wqe(this.sentNext) as Wqe;
       if (wqe.state === "done") {
         this.sentNext++;
         continue;
@@ -271,7 +282,7 @@ export class NicQp {
   /** The responder's answer to a WRITE or SEND: an ACK, a NAK with the requester's status, or an RNR NAK. */
   acked(index: number, status: IbWcStatus | "RNR"): void {
     const wqe = this.wqe(index);
-    if (wqe.state === "done") return;
+    if (wqe === undefined || wqe.state === "done") return; // flushed meanwhile
     if (status === "SUCCESS") this.finish(wqe, "SUCCESS");
     else if (status !== "RNR") this.fail(wqe, status, "the responder refused");
     else if (wqe.rnrLeft-- > 0) {
@@ -285,7 +296,7 @@ export class NicQp {
   /** The responder's data for an RDMA READ: write it into the local MR; the WQE completes when it has landed. */
   readResponse(index: number): void {
     const wqe = this.wqe(index);
-    if (wqe.state === "done") return;
+    if (wqe === undefined || wqe.state === "done") return; // flushed meanwhile
     const { sge } = wqe.wr;
     nicMrAccess(
       this.nic,
@@ -329,7 +340,7 @@ export class NicQp {
     this.completing = true;
     const cq = this.nic.cq(this.qp.sendCq);
     while (this.completed < this.fetched) {
-      const wqe = this.wqe(this.completed);
+      const wqe = this.wqe(this.completed) as Wqe;
       if (wqe.state !== "done") break;
       const { wr } = wqe;
       if (wr.signaled !== false || wqe.status !== "SUCCESS") {
@@ -352,7 +363,7 @@ export class NicQp {
     if (fatal) this.nic.asyncEvent("IB_EVENT_QP_FATAL", this.name);
     for (let i = this.completed; i < this.fetched; i++) {
       const wqe = this.wqe(i);
-      if (wqe.state !== "done") this.finish(wqe, "WR_FLUSH_ERR");
+      if (wqe !== undefined && wqe.state !== "done") this.finish(wqe, "WR_FLUSH_ERR");
     }
     this.flushUnfetched();
     this.flushReceives();
@@ -361,8 +372,8 @@ export class NicQp {
   /** In ERR, WQEs the NIC knows of but has not fetched complete with WR_FLUSH_ERR. */
   private flushUnfetched(): void {
     const trace = this.nic.bus.engine.trace;
-    for (let i = this.fetched; i < this.known; i++) {
-      const wqe = this.wqe(i);
+    for (let i = Math.max(this.fetched, this.completed); i < this.known; i++) {
+      const wqe = this.wqe(i) as Wqe;
       wqe.state = "done";
       wqe.status = "WR_FLUSH_ERR";
       trace.emit("rdma", "wqe.failed", { qp: this.name, wrId: wqe.wr.wrId, status: wqe.status });

@@ -5,8 +5,10 @@
  *
  * - RDMA WRITE: rkey → MR (REMOTE_WRITE, range, fault if zapped) → DMA writes through the MR's
  *   translation — peer-to-peer TLPs when the MR is a peer BAR's dma-buf — then the ACK. The ACK
- *   leaves once the writes are issued: they are posted, and PCIe ordering puts them ahead of
- *   anything the requester's completion makes visible later.
+ *   leaves once the writes are issued: they are posted. PCIe orders posted writes only along one
+ *   path, so when the data goes peer to peer through the root complex and the requester's CQE to
+ *   host memory, the CQE can be visible before the data has landed; the model shows that hazard
+ *   (real GPU-direct setups close it with a flushing read) rather than hiding it.
  * - RDMA READ: rkey (REMOTE_READ) → DMA reads → the response carries the data back.
  * - SEND: the head receive (none posted: RNR NAK) → its WQE is fetched (DMA read of 32 B from
  *   the receive queue) → lkey (LOCAL_WRITE) → DMA writes; the ACK leaves when they are issued and
@@ -26,10 +28,12 @@ import type { IbMr } from "./verbs-mr.js";
 
 declare module "./umem.js" {
   interface RdmaTraceKinds {
-    /** The responder issues the data writes of a WRITE or SEND (the first DMA address and the total). */
-    "data.write": { qp: string; wrId: number; mr: string; address: number; bytes: number };
-    /** Every data write of that message has landed (`outcome` ok) or one was refused. */
-    "data.landed": { qp: string; wrId: number; mr: string; outcome: DmaOutcome };
+    /**
+     * The responder's data writes of a WRITE or SEND are done: issued at `issuedPs` (the first DMA
+     * address and the total), every one landed now (`outcome` ok) or one was refused on the way.
+     * One event per message, at its end; the issue time is in the event.
+     */
+    "data.write": { qp: string; wrId: number; mr: string; address: number; bytes: number; issuedPs: number; outcome: DmaOutcome };
     /** The responder refused a message (`status` as the requester will complete it). */
     "responder.nak": { qp: string; wrId: number; status: IbWcStatus | "RNR" };
   }
@@ -75,22 +79,21 @@ function answer(qp: NicQp, message: InboundMessage, status: IbWcStatus | "RNR"):
 
 /** Writes `entries` through `mr`; `landed` runs once every write is done, with the worst outcome. */
 function writeAll(qp: NicQp, message: InboundMessage, mr: IbMr, entries: readonly SgEntry[], landed: (outcome: DmaOutcome) => void): void {
-  const trace = qp.nic.bus.engine.trace;
-  const fields = { qp: qp.name, wrId: message.wr.wrId, mr: mr.name };
+  const engine = qp.nic.bus.engine;
   const bytes = entries.reduce((sum, e) => sum + e.length, 0);
-  trace.emit("rdma", "data.write", { ...fields, address: entries[0]?.dmaAddress ?? 0, bytes });
+  const issuedPs = engine.nowPs;
+  const done = (outcome: DmaOutcome) => {
+    const fields = { qp: qp.name, wrId: message.wr.wrId, mr: mr.name, address: entries[0]?.dmaAddress ?? 0, bytes, issuedPs, outcome };
+    engine.trace.emit("rdma", "data.write", fields);
+    landed(outcome);
+  };
   let left = entries.length;
   let worst: DmaOutcome = "ok";
-  if (left === 0) {
-    trace.emit("rdma", "data.landed", { ...fields, outcome: worst });
-    landed(worst);
-  }
+  if (left === 0) done(worst);
   for (const entry of entries) {
     qp.nic.dma("write", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
       if (outcome !== "ok") worst = outcome;
-      if (--left > 0) return;
-      trace.emit("rdma", "data.landed", { ...fields, outcome: worst });
-      landed(worst);
+      if (--left === 0) done(worst);
     });
   }
 }
@@ -161,7 +164,7 @@ function send(qp: NicQp, message: InboundMessage, release: () => void): void {
   const recvCq = nic.cq(qp.qp.recvCq);
   const length = message.wr.sge.length;
   const slot = qp.rqConsumed++ % qp.layout.rqDepth;
-  const address = qp.stopped ? undefined : nic.umemAddress(qp.buf, slot * RQ_WQE_BYTES);
+  const address = qp.stopped ? undefined : nic.address(qp.program, slot * RQ_WQE_BYTES);
   const refuse = (status: IbWcStatus, reason: string) => {
     recvCq.push({ wrId: recv.wrId, status, opcode: "RECV", qp: qp.name, byteLen: 0 });
     answer(qp, message, "REM_ACCESS_ERR");

@@ -18,6 +18,7 @@
  * the doorbell MMIO write crosses the bus), BlueFlame, interrupts and EQ traffic, UMR traffic of
  * the zap (the MR's translation changes at once), ATS.
  */
+import type { SgEntry } from "../dmabuf/map.js";
 import { assert } from "../fabric/assert.js";
 import type { DmaBus } from "../pci/dma-bus.js";
 import type { DmaOutcome, DmaPort } from "../pci/dma-port.js";
@@ -34,6 +35,12 @@ declare module "./umem.js" {
     /** An asynchronous event, as uverbs queues it on the async fd [kernel.md §d.7]. */
     "async.event": { type: IbEventType; object: string; syndrome: number };
   }
+}
+
+/** A buffer as a hardware context holds it: its umem and the DMA addresses programmed at create time. */
+export interface NicBuffer {
+  readonly umem: IbUmem;
+  readonly entries: readonly SgEntry[] | undefined;
 }
 
 /** BAR of the doorbell registers (mlx5: the UAR pages in BAR0). */
@@ -130,13 +137,21 @@ export class Nic implements IbDeviceHw {
   }
 
   /**
-   * The DMA address of byte `offset` of `umem`, or undefined when the device may not reach it
-   * (released, or a dma-buf umem that is not mapped: revoked or invalidated).
+   * Programs a buffer into a hardware context (a CQ's or QP's create): the context keeps these DMA
+   * addresses and uses them until the driver stops it; the hardware never looks at the umem again,
+   * so a driver that does not stop it goes on writing where the buffer was.
+   * @returns undefined for no buffer; `entries` undefined when the umem was not mapped.
    */
-  umemAddress(umem: IbUmem, offset: number): number | undefined {
-    if (umem.released || !umem.mapped) return undefined;
-    let at = umem.offset + offset;
-    for (const entry of umem.sg()) {
+  program(umem: IbUmem | undefined): NicBuffer | undefined {
+    if (umem === undefined) return undefined;
+    return { umem, entries: umem.released || !umem.mapped ? undefined : [...umem.sg()] };
+  }
+
+  /** The DMA address of byte `offset` of a programmed buffer, or undefined when it has none there. */
+  address(buffer: NicBuffer | undefined, offset: number): number | undefined {
+    if (buffer?.entries === undefined) return undefined;
+    let at = buffer.umem.offset + offset;
+    for (const entry of buffer.entries) {
       if (at < entry.length) return entry.dmaAddress + at;
       at -= entry.length;
     }

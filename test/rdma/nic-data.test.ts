@@ -168,3 +168,183 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
     expect(wcs).toEqual([{ wrId: 1, status: "SUCCESS", opcode: "RDMA_WRITE", qp: "nic0/qp#0", byteLen: 4096 }]);
   });
 });
+
+/** The rdma events other than the post, as `[t, kind, fields]`. */
+const rdma = (p: NicPair) => eventsOf(p.trace, "rdma/").filter(([, k]) => k !== "rdma/post.send");
+
+describe("RDMA READ, SEND/RECV and RNR", () => {
+  it("RDMA READ of 512 B: the responder reads gpu0 BAR1 peer to peer, the requester writes src in host memory, then the CQE", () => {
+    const p = nicPair({ tlpEvents: true });
+    p.a.postSend([readWr(p, 7, 512)]);
+    p.run();
+    expect(
+      tlps(p.trace)
+        .filter(([, who]) => who === "nic0")
+        .slice(2, 8),
+    ).toEqual([
+      // After the WQE fetch (MRd + CplD), processing and the request on the wire (82 B + 100 ns):
+      [1502412, "nic0", "MRd", 512, "gpu0 BAR1", "SC"],
+      // 125 ns BAR read + 215 ns back + 9.71 ns per CplD.
+      [1852122, "nic0", "CplD", 256, "gpu0 BAR1", "SC"],
+      [1861832, "nic0", "CplD", 256, "gpu0 BAR1", "SC"],
+      // The response (512 + 82 B at 20 ps/B + 100 ns) arrives, the requester writes src.
+      [2318563, "nic0", "MWr", 256, "host memory", "SC"],
+      [2328414, "nic0", "MWr", 256, "host memory", "SC"],
+      [2666510, "nic0", "MWr", 64, "host memory", "SC"],
+    ]);
+    expect(rdma(p)).toEqual([
+      [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
+      // The WQE completes when its local writes have landed.
+      [2328414, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 7, status: "SUCCESS", slot: 0, address: 4296015872 }],
+      [2666510, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 7, slot: 0, outcome: "ok" }],
+    ]);
+  });
+
+  it("SEND into a posted receive in src: data written, the requester's CQE, then the receive's CQE once the data landed", () => {
+    const p = nicPair();
+    expect(p.b.postRecv([recvWr(p, 100, 4096, 8192)])).toEqual({ ok: true, value: undefined });
+    p.a.postSend([sendWr(p, 8, 1024)]);
+    p.run();
+    expect(rdma(p)).toEqual([
+      [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
+      // src + 8192 (src's umem starts at DMA address 4294967296).
+      [2939407, "rdma/data.write", { qp: "nic0/qp#1", wrId: 8, mr: "nic0/mr#0", address: 4294975488, bytes: 1024 }],
+      [3041047, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 8, status: "SUCCESS", slot: 0, address: 4296015872 }],
+      [3313810, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 8, mr: "nic0/mr#0", outcome: "ok" }],
+      [3313810, "rdma/cqe.write", { cq: "nic0/cq#1", qp: "nic0/qp#1", wrId: 100, status: "SUCCESS", slot: 0, address: 4296024064 }],
+      [3379143, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 8, slot: 0, outcome: "ok" }],
+      [3651906, "rdma/cqe.landed", { cq: "nic0/cq#1", wrId: 100, slot: 0, outcome: "ok" }],
+    ]);
+    const got: IbWc[] = [];
+    p.rcq.poll(4, (r) => got.push(...(r.ok ? r.wcs : [])));
+    p.run();
+    expect(got).toEqual([{ wrId: 100, status: "SUCCESS", opcode: "RECV", qp: "nic0/qp#1", byteLen: 1024 }]);
+  });
+
+  const RNR = { rnrRetry: 2, rnrTimerPs: 1000 * NS };
+
+  it("RNR: no receive posted, the SEND is resent rnrRetry (2) times rnrTimerPs apart, then RNR_RETRY_EXC_ERR and the QP in ERR", () => {
+    const p = nicPair({ nic: RNR });
+    p.a.postSend([sendWr(p, 9, 1024)]);
+    p.run();
+    const nak = { qp: "nic0/qp#1", wrId: 9, status: "RNR" };
+    const resend = { qp: "nic0/qp#0", wrId: 9, opcode: "SEND", bytes: 1024 };
+    expect(rdma(p)).toEqual([
+      [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
+      [2141732, "rdma/responder.nak", nak],
+      // The NAK reaches the requester 101.64 ns later (82 B + 100 ns); the resend 1 µs after that.
+      [2141732 + 101640 + 1000 * NS, "rdma/wire.resend", resend],
+      [3365492, "rdma/responder.nak", nak],
+      [3365492 + 101640 + 1000 * NS, "rdma/wire.resend", resend],
+      [4589252, "rdma/responder.nak", nak],
+      [4690892, "rdma/wqe.failed", { qp: "nic0/qp#0", wrId: 9, status: "RNR_RETRY_EXC_ERR" }],
+      [4690892, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 9, status: "RNR_RETRY_EXC_ERR", slot: 0, address: 4296015872 }],
+      [4690892, "rdma/qp.error", { qp: "nic0/qp#0", from: "RTS", reason: "receiver not ready", fatal: false }],
+      [5028988, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 9, slot: 0, outcome: "ok" }],
+    ]);
+    expect(p.a.qp.state).toBe("ERR");
+    expect(p.nic.asyncEvents).toEqual([]);
+  });
+
+  it("RNR: a receive posted between the first NAK and the first resend makes the resend succeed", () => {
+    const p = nicPair({ nic: RNR });
+    p.a.postSend([sendWr(p, 9, 1024)]);
+    p.engine.scheduleAt(2500 * NS, () => p.b.postRecv([recvWr(p, 101, 4096, 8192)]));
+    p.run();
+    expect(rdma(p)).toEqual([
+      [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
+      [2141732, "rdma/responder.nak", { qp: "nic0/qp#1", wrId: 9, status: "RNR" }],
+      [3243372, "rdma/wire.resend", { qp: "nic0/qp#0", wrId: 9, opcode: "SEND", bytes: 1024 }],
+      [4163167, "rdma/data.write", { qp: "nic0/qp#1", wrId: 9, mr: "nic0/mr#0", address: 4294975488, bytes: 1024 }],
+      [4264807, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 9, status: "SUCCESS", slot: 0, address: 4296015872 }],
+      [4537570, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 9, mr: "nic0/mr#0", outcome: "ok" }],
+      [4537570, "rdma/cqe.write", { cq: "nic0/cq#1", qp: "nic0/qp#1", wrId: 101, status: "SUCCESS", slot: 0, address: 4296024064 }],
+      [4602903, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 9, slot: 0, outcome: "ok" }],
+      [4875666, "rdma/cqe.landed", { cq: "nic0/cq#1", wrId: 101, slot: 0, outcome: "ok" }],
+    ]);
+    expect(p.a.qp.state).toBe("RTS");
+  });
+});
+
+describe("UR: gpu0's Memory Space Enable cleared directly on the PciFunction (no VFIO revoke)", () => {
+  const UR = { requester: "0000:05:00.0", target: "gpu0 BAR1", tlp: "MWr", reason: "Memory Space Enable is off" };
+
+  it("the data MWrs are UR and data.landed says so; the requester still completes SUCCESS (posted writes are not acknowledged end to end)", () => {
+    const p = nicPair({ tlpEvents: true });
+    p.gpu0.fn.memoryEnabled = false;
+    p.a.postSend([p.write(1, 512)]);
+    p.run();
+    expect(eventsOf(p.trace, "pci/tlp.ur", "rdma/data", "rdma/cqe")).toEqual([
+      [2112072, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 512 }],
+      [2213712, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 4296015872 }],
+      [2336923, "pci/tlp.ur", { ...UR, address: 61572651155456 }],
+      [2346774, "pci/tlp.ur", { ...UR, address: 61572651155712 }],
+      [2346774, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", outcome: "ur" }],
+      [2551808, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 1, slot: 0, outcome: "ok" }],
+    ]);
+    const got: IbWc[] = [];
+    p.cq.poll(4, (r) => got.push(...(r.ok ? r.wcs : [])));
+    p.run();
+    expect(got).toEqual([{ wrId: 1, status: "SUCCESS", opcode: "RDMA_WRITE", qp: "nic0/qp#0", byteLen: 512 }]);
+  });
+
+  it("with the CQ in the BAR the CQE is lost (UR) and a poll, an MMIO read answered UR, fails", () => {
+    const p = nicPair({ tlpEvents: true, cqInBar: true, cqPin: "pinned-revocable" });
+    p.gpu0.fn.memoryEnabled = false;
+    p.a.postSend([p.write(1, 512)]);
+    p.run();
+    p.trace.events.length = 0;
+    const results: unknown[] = [];
+    p.cq.poll(4, (r) => results.push(r));
+    p.run();
+    expect(results).toEqual([{ ok: false, outcome: "ur" }]);
+    expect(eventsOf(p.trace, "pci/", "rdma/")).toEqual([
+      [3103779, "pci/tlp", { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3103779 }],
+      [3103779, "pci/tlp.ur", { requester: "cpu", target: "gpu0 BAR1", tlp: "MRd", address: 61572652204032, reason: "Memory Space Enable is off" }],
+      [3319483, "pci/tlp", { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 0, target: "gpu0 BAR1", status: "UR", atPs: 3439483 }],
+      [3439483, "rdma/cq.poll", { cq: "nic0/cq#0", count: 0, outcome: "ur" }],
+    ]);
+  });
+});
+
+describe("determinism of a stream of 500 RDMA WRITEs (CQ in the BAR, pinned-revocable)", () => {
+  const stream = (wire?: { rateGbps: number; latencyPs: number }) => {
+    const p = nicPair({ cqInBar: true, cqPin: "pinned-revocable", verify: false, ...(wire ? { wire } : {}) });
+    const s = startRdmaWriteStream(p, p.a, p.cq, { count: 500, bytes: 4096 });
+    expect(p.run()).toBe("quiet");
+    return { fingerprint: p.engine.trace.fingerprint.hex(), wcs: s.reaped(), endPs: p.engine.nowPs };
+  };
+
+  it("twice: the same fingerprint and the same completions; a different wire latency changes the fingerprint", () => {
+    const first = stream();
+    expect(first.wcs.map((wc) => wc.wrId)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    expect(first.wcs.every((wc) => wc.status === "SUCCESS" && wc.byteLen === 4096)).toBe(true);
+    expect(stream()).toEqual(first);
+    const slower = stream({ rateGbps: 400, latencyPs: 200 * NS });
+    expect(slower.fingerprint).not.toBe(first.fingerprint);
+    expect(slower.endPs).not.toBe(first.endPs);
+  });
+});
+
+describe("IOMMU on: the BAR MR is an IOVA, its writes go up through the root complex (THRU_HOST_BRIDGE)", () => {
+  it("the data write's address routes through the root complex, the IOMMU translates, and the writes land in gpu0 BAR1", () => {
+    const p = nicPair({ iommu: true, tlpEvents: true });
+    p.a.postSend([p.write(1, 512)]);
+    p.run();
+    const write = eventsOf(p.trace, "rdma/data.write")[0]?.[2] as { address: number };
+    const bar1 = p.gpu0.fn.bars.find((b) => b.index === 1) as { busAddress: number; sizeBytes: number };
+    // Not a bus address of the BAR: an IOVA the IOMMU maps to it.
+    expect(write.address < bar1.busAddress || write.address >= bar1.busAddress + bar1.sizeBytes).toBe(true);
+    const route = p.bus.routeOf(p.nic.device.fn, write.address);
+    expect(route.targetName).toBe("gpu0 BAR1");
+    expect(route.hops.request.some((hop) => hop.kind === "root-complex")).toBe(true);
+    expect(p.iommu?.iommu.stats().faults).toBe(0);
+    // 215 ns up + 120 ns root complex + IOMMU walk + 200 ns peer-to-peer extra + 215 ns down: about 1 µs after data.write (no IOMMU: 225 ns).
+    expect(eventsOf(p.trace, "rdma/data", "pci/tlp").filter(([, k, f]) => k !== "pci/tlp" || f.target === "gpu0 BAR1")).toEqual([
+      [2632072, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: write.address, bytes: 512 }],
+      [3661774, "pci/tlp", { requester: "nic0", tlp: "MWr", address: write.address, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3661774 }],
+      [3671625, "pci/tlp", { requester: "nic0", tlp: "MWr", address: write.address + 256, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3671625 }],
+      [3671625, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", outcome: "ok" }],
+    ]);
+  });
+});

@@ -58,7 +58,8 @@ function twoNics(wireLatencyPs: number) {
   const dst = ok(ibRegUserMrDmabuf({ pd: b.pd, dmabuf: fd, offset: 0, length: 1 << 20, access: IB_ACCESS.LOCAL_WRITE | IB_ACCESS.REMOTE_WRITE }));
   const wire = new RdmaWire(engine, { rateGbps: 100, latencyPs: wireLatencyPs });
   nicConnect(a.qp, b.qp, wire);
-  const post = () => a.qp.postSend([{ wrId: 9, opcode: "RDMA_WRITE", sge: { lkey: src.lkey, offset: 0, length: 8192 }, remote: { rkey: dst.rkey, offset: 4096 } }]);
+  const post = () =>
+    a.qp.postSend([{ wrId: 9, opcode: "RDMA_WRITE", sge: { lkey: src.lkey, offset: 0, length: 8192 }, remote: { rkey: dst.rkey, offset: 4096 } }]);
   return { engine, trace, a, b, post, run: () => engine.runUntilQuiet({ eventsMax: 100_000 }).status };
 }
 
