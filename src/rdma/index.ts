@@ -71,7 +71,8 @@ export type { IbAsyncEvent, IbEventType, IbRecvWr, IbSendWr, IbSge, IbWc, IbWcSt
 export { NIC_CONFIG_DEFAULT, NIC_DOORBELL_BAR, NIC_DOORBELL_OFFSET, Nic, type NicConfig } from "./nic.js";
 export { type CqPollResult, NicCq } from "./nic-cq.js";
 export { nicMrAccess } from "./nic-mr-access.js";
-export { NicQp, type NicQpLayout, nicConnect, RQ_WQE_BYTES, SQ_WQE_BYTES } from "./nic-qp.js";
+export { NicQp } from "./nic-qp.js";
+export { type NicQpLayout, nicConnect, RQ_WQE_BYTES, SQ_WQE_BYTES, type Wqe } from "./nic-queue.js";
 export { RdmaWire, type RdmaWireConfig } from "./rdma-wire.js";
 export {
   IB_ACCESS,

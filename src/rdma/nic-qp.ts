@@ -23,6 +23,7 @@ import { assert } from "../fabric/assert.js";
 import type { IbRecvWr, IbSendWr, IbWcStatus, IbWrOpcode } from "./ib-wr.js";
 import type { Nic, NicBuffer } from "./nic.js";
 import { nicMrAccess } from "./nic-mr-access.js";
+import { type NicQpLayout, RQ_WQE_BYTES, SQ_WQE_BYTES, type Wqe } from "./nic-queue.js";
 import { type InboundMessage, nicRespond } from "./nic-responder.js";
 import type { RdmaWire } from "./rdma-wire.js";
 import { IB_ACCESS, type IbUmem } from "./umem.js";
@@ -41,26 +42,6 @@ declare module "./umem.js" {
     /** The QP went to ERR (`reason`: the failure); `fatal` raised IB_EVENT_QP_FATAL. */
     "qp.error": { qp: string; from: IbQpState; reason: string; fatal: boolean };
   }
-}
-
-/** Send WQE size (mlx5: one 64-byte basic block). */
-export const SQ_WQE_BYTES = 64;
-/** Receive WQE size (one data segment plus its control word, the model's choice). */
-export const RQ_WQE_BYTES = 32;
-
-/** The queue depths, which place the queues in the QP buffer. */
-export interface NicQpLayout {
-  readonly sqDepth: number;
-  readonly rqDepth: number;
-}
-
-/** A send WQE as the NIC tracks it. */
-export interface Wqe {
-  readonly wr: IbSendWr;
-  readonly index: number;
-  state: "posted" | "fetched" | "ready" | "sent" | "done";
-  status: IbWcStatus;
-  rnrLeft: number;
 }
 
 /** The hardware context. Created by {@link Nic.qp}. */
@@ -86,6 +67,8 @@ export class NicQp {
   /** Messages that reached this QP as a responder, in arrival order. */
   readonly inbound: InboundMessage[] = [];
   inboundBusy = false;
+  /** The responder NAKed a message with an error: it executes nothing more from its peer (the peer is flushing). */
+  responderHalted = false;
   /** The QP buffer as programmed into the context at create. */
   readonly program: NicBuffer | undefined;
 
@@ -386,20 +369,4 @@ export class NicQp {
     const cq = this.nic.cq(this.qp.recvCq);
     for (const wr of this.rq.splice(0)) cq.push({ wrId: wr.wrId, status: "WR_FLUSH_ERR", opcode: "RECV", qp: this.name, byteLen: 0 });
   }
-}
-
-/**
- * Connects two QPs (reliable connection) over a wire: `a` sends on direction 0, `b` on 1. Two QPs
- * of one NIC over a loopback wire is loopback.
- * @throws AssertionError when a QP is connected already or `a` is `b`.
- */
-export function nicConnect(a: NicQp, b: NicQp, wire: RdmaWire): void {
-  assert(a !== b, "a QP cannot be connected to itself");
-  assert(a.peer === undefined && b.peer === undefined, "QP already connected");
-  a.peer = b;
-  b.peer = a;
-  a.wire = wire;
-  b.wire = wire;
-  a.direction = 0;
-  b.direction = 1;
 }

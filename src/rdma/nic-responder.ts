@@ -15,14 +15,15 @@
  *   the receive's CQE is written when they have landed.
  *
  * A responder not in RTR or RTS answers nothing useful; the model NAKs with REM_ACCESS_ERR at once
- * instead of modelling the requester's transport retries.
+ * instead of modelling the requester's transport retries. After an error NAK the responder
+ * discards every later message of its peer, as packet sequence numbers would make it.
  */
 import type { SgEntry } from "../dmabuf/map.js";
 import type { DmaOutcome } from "../pci/dma-port.js";
 import type { IbSendWr, IbWcStatus } from "./ib-wr.js";
 import { nicMrAccess } from "./nic-mr-access.js";
 import type { NicQp } from "./nic-qp.js";
-import { RQ_WQE_BYTES } from "./nic-qp.js";
+import { RQ_WQE_BYTES } from "./nic-queue.js";
 import { IB_ACCESS } from "./umem.js";
 import type { IbMr } from "./verbs-mr.js";
 
@@ -36,6 +37,8 @@ declare module "./umem.js" {
     "data.write": { qp: string; wrId: number; mr: string; address: number; bytes: number; issuedPs: number; outcome: DmaOutcome };
     /** The responder refused a message (`status` as the requester will complete it). */
     "responder.nak": { qp: string; wrId: number; status: IbWcStatus | "RNR" };
+    /** A message that arrived after the responder NAKed an earlier one with an error: not executed, not answered. */
+    "responder.discard": { qp: string; wrId: number };
   }
 }
 
@@ -55,6 +58,10 @@ export function nicRespond(qp: NicQp, message: InboundMessage): void {
 function pump(qp: NicQp): void {
   while (!qp.inboundBusy && qp.inbound.length > 0) {
     const message = qp.inbound.shift() as InboundMessage;
+    if (qp.responderHalted) {
+      qp.nic.bus.engine.trace.emit("rdma", "responder.discard", { qp: qp.name, wrId: message.wr.wrId });
+      continue;
+    }
     if (qp.qp.state !== "RTR" && qp.qp.state !== "RTS") {
       answer(qp, message, "REM_ACCESS_ERR");
       continue;
@@ -74,6 +81,10 @@ function pump(qp: NicQp): void {
 function answer(qp: NicQp, message: InboundMessage, status: IbWcStatus | "RNR"): void {
   const engine = qp.nic.bus.engine;
   if (status !== "SUCCESS") engine.trace.emit("rdma", "responder.nak", { qp: qp.name, wrId: message.wr.wrId, status });
+  // An error NAK moves the requester to ERR: as with IB's packet sequence numbers, nothing it sent
+  // after that message is executed. (After an RNR NAK the model resends only the NAKed message
+  // and lets later ones through: no go-back-N.)
+  if (status !== "SUCCESS" && status !== "RNR") qp.responderHalted = true;
   qp.wire?.send(qp.direction, 0, () => message.from.acked(message.index, status));
 }
 

@@ -39,10 +39,16 @@ describe("a target that does not answer memory requests (kernel.md §c.6)", () =
     expect(writes).toEqual(reason === undefined ? [0x40] : []);
     const urs = trace.tuples().filter(([, kind]) => kind === "pci/tlp.ur");
     const expected =
-      reason === undefined
-        ? []
-        : ["MWr", "MRd"].map((tlp, i) => ({ requester: f("nic0").id, target: "gpu0 BAR1", tlp, address: base + 0x40 * (i + 1), reason }));
+      reason === undefined ? [] : ["MWr", "MRd"].map((tlp, i) => ({ requester: "nic0", target: "gpu0 BAR1", tlp, address: base + 0x40 * (i + 1), reason }));
     expect(urs.map(([, , fields]) => fields)).toEqual(expected);
+    // Both requests reach gpu0 BAR1 either way; `pci/tlp` says UR for the ones it refused, and
+    // the read's completion (one CplD, named by the read's route) carries the same status back.
+    const status = reason === undefined ? "SC" : "UR";
+    expect(landings(trace, "nic0").map(([, tlp, , , target, s]) => [tlp, target, s])).toEqual([
+      ["MWr", "gpu0 BAR1", status],
+      ["MRd", "gpu0 BAR1", status],
+      ["CplD", "gpu0 BAR1", status],
+    ]);
   });
 });
 
@@ -121,8 +127,8 @@ describe("with the IOMMU on (ACS redirect: peer traffic goes through the root co
     expect(gpuWrites).toEqual([0x3040]);
     const faults = trace.tuples().filter(([, kind]) => kind === "pci/iommu.fault");
     expect(faults).toEqual([
-      [224_288, "pci/iommu.fault", { requester: f("nic0").id, tlp: "MWr", iova: IOVA_NONE, fault: "unmapped" }],
-      [225_133, "pci/iommu.fault", { requester: f("nic0").id, tlp: "MRd", iova: IOVA_NONE, fault: "unmapped" }],
+      [224_288, "pci/iommu.fault", { requester: "nic0", tlp: "MWr", iova: IOVA_NONE, fault: "unmapped" }],
+      [225_133, "pci/iommu.fault", { requester: "nic0", tlp: "MRd", iova: IOVA_NONE, fault: "unmapped" }],
     ]);
     expect(iommu.stats()).toMatchObject({ misses: 4, faults: 2 });
   });

@@ -28,10 +28,11 @@ const NS = 1000;
  *   the CplD ≈ 1134.9 ns. + 50 ns processing, 8 data MRds of 512 B (MRRS) up: they reach memory at
  *   1520.8 ns; the first CplD is back 125 + 335 + 9.7 ns later (1990.5 ns), the 16th at 2136.1 ns.
  * - Wire: 4096 B + one RoCEv2 header of 82 B at 400 Gb/s (20 ps/B) = 83.56 ns, + 100 ns latency:
- *   the responder issues its writes at 2136.13 + 183.56 = 2319.69 ns. The ACK (82 B, 1.64 ns +
- *   100 ns) reaches the requester at 2421.33 ns: cqe.write.
+ *   the responder issues its writes at 2136.13 + 183.56 = 2319.69 ns (data.write's issuedPs). The
+ *   ACK (82 B, 1.64 ns + 100 ns) reaches the requester at 2421.33 ns: the CQE write is issued
+ *   (cqe.write's issuedPs; the event itself is at the landing).
  * - Data: nic0 → switch → gpu0 is 50 + 115 + 50 = 215 ns + 9.85 ns: the first MWr lands at 2544.5 ns,
- *   the 16th 15 × 9.85 ns later at 2692.3 ns (data.landed). The CQE MWr (64 B) leaves behind them on
+ *   the 16th 15 × 9.85 ns later at 2692.3 ns (data.write). The CQE MWr (64 B) leaves behind them on
  *   nic0's link and lands in host memory at 2815.4 ns (or, in the BAR, at 2695.4 ns); the
  *   doorbell-record MWr follows the CQE's landing by one more trip up (336.1 ns).
  * - Poll: host memory is a load (125 ns); a CQ in the BAR is an MMIO read: 335 ns down, 125 ns BAR
@@ -80,8 +81,6 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
       [2116710, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970624, bytes: 256, target: "host memory", status: "SC", atPs: 2116710 }],
       [2126420, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970880, bytes: 256, target: "host memory", status: "SC", atPs: 2126420 }],
       [2136130, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294971136, bytes: 256, target: "host memory", status: "SC", atPs: 2136130 }],
-      [2319690, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 4096 }],
-      [2421330, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 4296015872 }],
       [2544541, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155456, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2544541 }],
       [2554392, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155712, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2554392 }],
       [2564242, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155968, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2564242 }],
@@ -98,9 +97,15 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
       [2672598, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158784, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2672598 }],
       [2682448, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159040, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2682448 }],
       [2692299, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159296, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2692299 }],
-      [2692299, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", outcome: "ok" }],
+      // One data.write per message, when its last MWr has landed; issued when the WRITE came off the wire.
+      [2692299, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 4096, issuedPs: 2319690, outcome: "ok" }],
       [2695394, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 4296015872, bytes: 64, target: "host memory", status: "SC", atPs: 2815394 }],
-      [2815394, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 1, slot: 0, outcome: "ok" }],
+      // The CQE write, at its landing; issued when the ACK reached the requester.
+      [
+        2815394,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 4296015872, issuedPs: 2421330, outcome: "ok" },
+      ],
       [3031520, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 4296019968, bytes: 8, target: "host memory", status: "SC", atPs: 3151520 }],
       [3276520, "rdma/cq.poll", { cq: "nic0/cq#0", count: 1, outcome: "ok" }],
     ]);
@@ -139,8 +144,6 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
       [2116710, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970624, bytes: 256, target: "host memory", status: "SC", atPs: 2116710 }],
       [2126420, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970880, bytes: 256, target: "host memory", status: "SC", atPs: 2126420 }],
       [2136130, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294971136, bytes: 256, target: "host memory", status: "SC", atPs: 2136130 }],
-      [2319690, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 4096 }],
-      [2421330, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 61572652204032 }],
       [2544541, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155456, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2544541 }],
       [2554392, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155712, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2554392 }],
       [2564242, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155968, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2564242 }],
@@ -157,9 +160,15 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
       [2672598, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158784, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2672598 }],
       [2682448, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159040, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2682448 }],
       [2692299, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159296, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2692299 }],
-      [2692299, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", outcome: "ok" }],
+      // One data.write per message, when its last MWr has landed; issued when the WRITE came off the wire.
+      [2692299, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 4096, issuedPs: 2319690, outcome: "ok" }],
       [2695395, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", status: "SC", atPs: 2695395 }],
-      [2695395, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 1, slot: 0, outcome: "ok" }],
+      // Issued when the ACK reached the requester (2421.33 ns), landed in the BAR right behind the data.
+      [
+        2695395,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 61572652204032, issuedPs: 2421330, outcome: "ok" },
+      ],
       [2911521, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 4296015872, bytes: 8, target: "host memory", status: "SC", atPs: 3031521 }],
       [3367366, "pci/tlp", { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", status: "SC", atPs: 3367366 }],
       [3710322, "pci/tlp", { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", status: "SC", atPs: 3830322 }],
@@ -194,9 +203,13 @@ describe("RDMA READ, SEND/RECV and RNR", () => {
     ]);
     expect(rdma(p)).toEqual([
       [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
-      // The WQE completes when its local writes have landed.
-      [2328414, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 7, status: "SUCCESS", slot: 0, address: 4296015872 }],
-      [2666510, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 7, slot: 0, outcome: "ok" }],
+      // The WQE completes when its local writes have landed (issuedPs: the second 256 B MWr above);
+      // the 64 B MWr at 2666.510 ns is this CQE.
+      [
+        2666510,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 7, status: "SUCCESS", slot: 0, address: 4296015872, issuedPs: 2328414, outcome: "ok" },
+      ],
     ]);
   });
 
@@ -207,13 +220,20 @@ describe("RDMA READ, SEND/RECV and RNR", () => {
     p.run();
     expect(rdma(p)).toEqual([
       [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
-      // src + 8192 (src's umem starts at DMA address 4294967296).
-      [2939407, "rdma/data.write", { qp: "nic0/qp#1", wrId: 8, mr: "nic0/mr#0", address: 4294975488, bytes: 1024 }],
-      [3041047, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 8, status: "SUCCESS", slot: 0, address: 4296015872 }],
-      [3313810, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 8, mr: "nic0/mr#0", outcome: "ok" }],
-      [3313810, "rdma/cqe.write", { cq: "nic0/cq#1", qp: "nic0/qp#1", wrId: 100, status: "SUCCESS", slot: 0, address: 4296024064 }],
-      [3379143, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 8, slot: 0, outcome: "ok" }],
-      [3651906, "rdma/cqe.landed", { cq: "nic0/cq#1", wrId: 100, slot: 0, outcome: "ok" }],
+      // src + 8192 (src's umem starts at DMA address 4294967296); issued at 2939.407 ns, the ACK left
+      // then and reached the requester at 3041.047 ns, which issued its CQE (landed at 3379.143 ns).
+      // The receive's CQE is issued once the data has landed (3313.810 ns).
+      [3313810, "rdma/data.write", { qp: "nic0/qp#1", wrId: 8, mr: "nic0/mr#0", address: 4294975488, bytes: 1024, issuedPs: 2939407, outcome: "ok" }],
+      [
+        3379143,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 8, status: "SUCCESS", slot: 0, address: 4296015872, issuedPs: 3041047, outcome: "ok" },
+      ],
+      [
+        3651906,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#1", qp: "nic0/qp#1", wrId: 100, status: "SUCCESS", slot: 0, address: 4296024064, issuedPs: 3313810, outcome: "ok" },
+      ],
     ]);
     const got: IbWc[] = [];
     p.rcq.poll(4, (r) => got.push(...(r.ok ? r.wcs : [])));
@@ -238,9 +258,13 @@ describe("RDMA READ, SEND/RECV and RNR", () => {
       [3365492 + 101640 + 1000 * NS, "rdma/wire.resend", resend],
       [4589252, "rdma/responder.nak", nak],
       [4690892, "rdma/wqe.failed", { qp: "nic0/qp#0", wrId: 9, status: "RNR_RETRY_EXC_ERR" }],
-      [4690892, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 9, status: "RNR_RETRY_EXC_ERR", slot: 0, address: 4296015872 }],
       [4690892, "rdma/qp.error", { qp: "nic0/qp#0", from: "RTS", reason: "receiver not ready", fatal: false }],
-      [5028988, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 9, slot: 0, outcome: "ok" }],
+      // The error CQE, issued with the failure, lands one trip up later.
+      [
+        5028988,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 9, status: "RNR_RETRY_EXC_ERR", slot: 0, address: 4296015872, issuedPs: 4690892, outcome: "ok" },
+      ],
     ]);
     expect(p.a.qp.state).toBe("ERR");
     expect(p.nic.asyncEvents).toEqual([]);
@@ -255,32 +279,40 @@ describe("RDMA READ, SEND/RECV and RNR", () => {
       [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
       [2141732, "rdma/responder.nak", { qp: "nic0/qp#1", wrId: 9, status: "RNR" }],
       [3243372, "rdma/wire.resend", { qp: "nic0/qp#0", wrId: 9, opcode: "SEND", bytes: 1024 }],
-      [4163167, "rdma/data.write", { qp: "nic0/qp#1", wrId: 9, mr: "nic0/mr#0", address: 4294975488, bytes: 1024 }],
-      [4264807, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 9, status: "SUCCESS", slot: 0, address: 4296015872 }],
-      [4537570, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 9, mr: "nic0/mr#0", outcome: "ok" }],
-      [4537570, "rdma/cqe.write", { cq: "nic0/cq#1", qp: "nic0/qp#1", wrId: 101, status: "SUCCESS", slot: 0, address: 4296024064 }],
-      [4602903, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 9, slot: 0, outcome: "ok" }],
-      [4875666, "rdma/cqe.landed", { cq: "nic0/cq#1", wrId: 101, slot: 0, outcome: "ok" }],
+      [4537570, "rdma/data.write", { qp: "nic0/qp#1", wrId: 9, mr: "nic0/mr#0", address: 4294975488, bytes: 1024, issuedPs: 4163167, outcome: "ok" }],
+      [
+        4602903,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 9, status: "SUCCESS", slot: 0, address: 4296015872, issuedPs: 4264807, outcome: "ok" },
+      ],
+      [
+        4875666,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#1", qp: "nic0/qp#1", wrId: 101, status: "SUCCESS", slot: 0, address: 4296024064, issuedPs: 4537570, outcome: "ok" },
+      ],
     ]);
     expect(p.a.qp.state).toBe("RTS");
   });
 });
 
 describe("UR: gpu0's Memory Space Enable cleared directly on the PciFunction (no VFIO revoke)", () => {
-  const UR = { requester: "0000:05:00.0", target: "gpu0 BAR1", tlp: "MWr", reason: "Memory Space Enable is off" };
+  const UR = { requester: "nic0", target: "gpu0 BAR1", tlp: "MWr", reason: "Memory Space Enable is off" };
 
-  it("the data MWrs are UR and data.landed says so; the requester still completes SUCCESS (posted writes are not acknowledged end to end)", () => {
+  it("the data MWrs are UR and data.write says so; the requester still completes SUCCESS (posted writes are not acknowledged end to end)", () => {
     const p = nicPair({ tlpEvents: true });
     p.gpu0.fn.memoryEnabled = false;
     p.a.postSend([p.write(1, 512)]);
     p.run();
     expect(eventsOf(p.trace, "pci/tlp.ur", "rdma/data", "rdma/cqe")).toEqual([
-      [2112072, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 512 }],
-      [2213712, "rdma/cqe.write", { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 4296015872 }],
       [2336923, "pci/tlp.ur", { ...UR, address: 61572651155456 }],
       [2346774, "pci/tlp.ur", { ...UR, address: 61572651155712 }],
-      [2346774, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", outcome: "ur" }],
-      [2551808, "rdma/cqe.landed", { cq: "nic0/cq#0", wrId: 1, slot: 0, outcome: "ok" }],
+      // Issued at 2112.072 ns; the ACK left then, so the requester issued its CQE at 2213.712 ns.
+      [2346774, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 512, issuedPs: 2112072, outcome: "ur" }],
+      [
+        2551808,
+        "rdma/cqe.write",
+        { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 4296015872, issuedPs: 2213712, outcome: "ok" },
+      ],
     ]);
     const got: IbWc[] = [];
     p.cq.poll(4, (r) => got.push(...(r.ok ? r.wcs : [])));
@@ -299,7 +331,8 @@ describe("UR: gpu0's Memory Space Enable cleared directly on the PciFunction (no
     p.run();
     expect(results).toEqual([{ ok: false, outcome: "ur" }]);
     expect(eventsOf(p.trace, "pci/", "rdma/")).toEqual([
-      [3103779, "pci/tlp", { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3103779 }],
+      // The MRd reached the BAR, which refused it: `pci/tlp` says UR.
+      [3103779, "pci/tlp", { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 256, target: "gpu0 BAR1", status: "UR", atPs: 3103779 }],
       [3103779, "pci/tlp.ur", { requester: "cpu", target: "gpu0 BAR1", tlp: "MRd", address: 61572652204032, reason: "Memory Space Enable is off" }],
       [3319483, "pci/tlp", { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 0, target: "gpu0 BAR1", status: "UR", atPs: 3439483 }],
       [3439483, "rdma/cq.poll", { cq: "nic0/cq#0", count: 0, outcome: "ur" }],
@@ -339,12 +372,11 @@ describe("IOMMU on: the BAR MR is an IOVA, its writes go up through the root com
     expect(route.targetName).toBe("gpu0 BAR1");
     expect(route.hops.request.some((hop) => hop.kind === "root-complex")).toBe(true);
     expect(p.iommu?.iommu.stats().faults).toBe(0);
-    // 215 ns up + 120 ns root complex + IOMMU walk + 200 ns peer-to-peer extra + 215 ns down: about 1 µs after data.write (no IOMMU: 225 ns).
+    // 215 ns up + 120 ns root complex + IOMMU walk + 200 ns peer-to-peer extra + 215 ns down: about 1 µs after the writes were issued (data.write's issuedPs; no IOMMU: 225 ns).
     expect(eventsOf(p.trace, "rdma/data", "pci/tlp").filter(([, k, f]) => k !== "pci/tlp" || f.target === "gpu0 BAR1")).toEqual([
-      [2632072, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: write.address, bytes: 512 }],
       [3661774, "pci/tlp", { requester: "nic0", tlp: "MWr", address: write.address, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3661774 }],
       [3671625, "pci/tlp", { requester: "nic0", tlp: "MWr", address: write.address + 256, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3671625 }],
-      [3671625, "rdma/data.landed", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", outcome: "ok" }],
+      [3671625, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: write.address, bytes: 512, issuedPs: 2632072, outcome: "ok" }],
     ]);
   });
 });

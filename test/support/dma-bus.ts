@@ -33,7 +33,7 @@ export function world(spec: TopologySpec = oneSwitch(), options: Partial<DmaBusO
 
 /**
  * One `pci/tlp` event: event time, TLP kind, address, bytes (requested for MRd, carried otherwise),
- * target, completion status, and — only where it differs from the event time — `atPs`, when the
+ * target, status (UR for a request its target refused or a UR completion, else SC), and — only where it differs from the event time — `atPs`, when the
  * TLP is really there (a request into host memory: root-complex latency and IOMMU walk folded in).
  */
 export type Landing = [t: number, tlp: string, address: number, bytes: number, target: string, status: string, atPs?: number];
