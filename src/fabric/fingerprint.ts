@@ -20,6 +20,9 @@ interface Shape {
   readonly prefixes: readonly string[];
 }
 
+const ZERO = 48;
+const MAX_DIGITS = 16;
+
 /** Characters of a JSON string that `JSON.stringify` escapes: quote, backslash, controls, surrogates. */
 function needsEscape(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -28,9 +31,6 @@ function needsEscape(text: string): boolean {
   }
   return false;
 }
-
-const ZERO = 48;
-const MAX_DIGITS = 16;
 
 /**
  * Accumulates the FNV-1a 64 hash of a sequence of strings, as four 16-bit limbs.
@@ -41,14 +41,11 @@ const MAX_DIGITS = 16;
  * goes through `String` and `JSON.stringify`, so the bytes hashed are exactly the canonical text.
  */
 export class Fingerprint {
-  // The 64-bit state as four 16-bit limbs: every intermediate of the multiply stays a small integer.
-  private v0: number = FNV_OFFSET[0];
-  private v1: number = FNV_OFFSET[1];
-  private v2: number = FNV_OFFSET[2];
-  private v3: number = FNV_OFFSET[3];
+  /** The 64-bit state as four 16-bit limbs, least significant first. */
+  private readonly limbs = Uint32Array.from(FNV_OFFSET);
+  private readonly digits = new Uint8Array(MAX_DIGITS);
   private eventsCount = 0;
   private readonly shapes = new Map<string, Shape[]>();
-  private readonly digits = new Uint8Array(MAX_DIGITS);
 
   /** Events folded in so far. */
   get count(): number {
@@ -93,7 +90,10 @@ export class Fingerprint {
 
   /** The hash as 16 lower-case hex digits. */
   hex(): string {
-    return [this.v3, this.v2, this.v1, this.v0].map((limb) => limb.toString(16).padStart(4, "0")).join("");
+    return [...this.limbs]
+      .reverse()
+      .map((limb) => limb.toString(16).padStart(4, "0"))
+      .join("");
   }
 
   private feedValue(value: TraceValue): void {
@@ -132,7 +132,7 @@ export class Fingerprint {
     this.feed('"');
   }
 
-  /** `String(value)`, fed: digit by digit for non-negative safe integers. */
+  /** `String(value)`, fed: digit by digit for non-negative safe integers (most fields), else as text. */
   private feedNumber(value: number): void {
     if (!Number.isSafeInteger(value) || value < 0 || (value === 0 && 1 / value < 0)) {
       this.feed(String(value));
@@ -145,57 +145,33 @@ export class Fingerprint {
       digits[count++] = ZERO + (n % 10);
       n = Math.floor(n / 10);
     } while (n > 0);
-    let a = this.v0;
-    let b = this.v1;
-    let c = this.v2;
-    let d = this.v3;
-    while (count > 0) {
-      a ^= digits[--count] as number;
-      const t0 = a * 0x1b3;
-      let t1 = b * 0x1b3;
-      let t2 = c * 0x1b3 + (a << 8);
-      const t3 = d * 0x1b3 + (b << 8);
-      t1 += t0 >>> 16;
-      a = t0 & 0xffff;
-      t2 += t1 >>> 16;
-      b = t1 & 0xffff;
-      d = (t3 + (t2 >>> 16)) & 0xffff;
-      c = t2 & 0xffff;
-    }
-    this.v0 = a;
-    this.v1 = b;
-    this.v2 = c;
-    this.v3 = d;
+    const limbs = this.limbs;
+    while (count > 0) fnvStep(limbs, digits[--count] as number);
   }
 
-  /**
-   * FNV-1a over UTF-16 code units: h ^= c; h *= 0x100000001b3 (mod 2^64). The prime is
-   * 2^40 + 0x1b3: in 16-bit limbs, 0x1b3 times every limb plus the limbs shifted up by 40 bits
-   * (limb i + 2, times 2^8), carries propagated, the top limb truncated.
-   */
+  /** FNV-1a over the UTF-16 code units of `text`. */
   private feed(text: string): void {
-    let a = this.v0;
-    let b = this.v1;
-    let c = this.v2;
-    let d = this.v3;
-    for (let i = 0; i < text.length; i++) {
-      a ^= text.charCodeAt(i);
-      const t0 = a * 0x1b3;
-      let t1 = b * 0x1b3;
-      let t2 = c * 0x1b3 + (a << 8);
-      const t3 = d * 0x1b3 + (b << 8);
-      t1 += t0 >>> 16;
-      a = t0 & 0xffff;
-      t2 += t1 >>> 16;
-      b = t1 & 0xffff;
-      d = (t3 + (t2 >>> 16)) & 0xffff;
-      c = t2 & 0xffff;
-    }
-    this.v0 = a;
-    this.v1 = b;
-    this.v2 = c;
-    this.v3 = d;
+    const limbs = this.limbs;
+    for (let i = 0; i < text.length; i++) fnvStep(limbs, text.charCodeAt(i));
   }
+}
+
+/**
+ * One FNV-1a step on the state's four 16-bit limbs: h ^= unit; h *= 0x100000001b3 (mod 2^64).
+ * The prime is 2^40 + 0x1b3: 0x1b3 times every limb plus the limbs moved up by 40 bits (limb i into
+ * limb i + 2, times 2^8), carries propagated, the top limb truncated. Every intermediate is a
+ * small integer.
+ */
+function fnvStep(limbs: Uint32Array, unit: number): void {
+  const a = (limbs[0] as number) ^ unit;
+  const b = limbs[1] as number;
+  const t0 = a * 0x1b3;
+  const t1 = b * 0x1b3 + (t0 >>> 16);
+  const t2 = (limbs[2] as number) * 0x1b3 + (a << 8) + (t1 >>> 16);
+  limbs[3] = ((limbs[3] as number) * 0x1b3 + (b << 8) + (t2 >>> 16)) & 0xffff;
+  limbs[0] = t0 & 0xffff;
+  limbs[1] = t1 & 0xffff;
+  limbs[2] = t2 & 0xffff;
 }
 
 /** Whether `event` has exactly `fields` (besides t, seq, layer, kind), in that order. */

@@ -216,21 +216,15 @@ export class NicQp {
       wr.sge.length,
       0,
       false,
-      (mr, entries) => {
-        let left = entries.length;
-        let failed = false;
-        for (const entry of entries) {
-          this.nic.dma("read", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
-            failed ||= outcome !== "ok";
-            if (--left > 0 || wqe.state === "done") return;
-            if (failed) this.fail(wqe, "LOC_QP_OP_ERR", "local data read failed");
-            else {
-              wqe.state = "ready";
-              this.trySend();
-            }
-          });
-        }
-      },
+      (mr, entries) =>
+        this.nic.dmaAll("read", mr.umem, entries, (outcome) => {
+          if (wqe.state === "done") return; // flushed meanwhile
+          if (outcome !== "ok") this.fail(wqe, "LOC_QP_OP_ERR", "local data read failed");
+          else {
+            wqe.state = "ready";
+            this.trySend();
+          }
+        }),
       (status) => this.fail(wqe, status, "local key refused"),
     );
   }
@@ -288,19 +282,12 @@ export class NicQp {
       sge.length,
       IB_ACCESS.LOCAL_WRITE,
       false,
-      (mr, entries) => {
-        let left = entries.length;
-        let failed = false;
-        if (left === 0) this.finish(wqe, "SUCCESS");
-        for (const entry of entries) {
-          this.nic.dma("write", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
-            failed ||= outcome !== "ok";
-            if (--left > 0 || wqe.state === "done") return;
-            if (failed) this.fail(wqe, "LOC_QP_OP_ERR", "local data write failed");
-            else this.finish(wqe, "SUCCESS");
-          });
-        }
-      },
+      (mr, entries) =>
+        this.nic.dmaAll("write", mr.umem, entries, (outcome) => {
+          if (wqe.state === "done") return; // flushed meanwhile
+          if (outcome !== "ok") this.fail(wqe, "LOC_QP_OP_ERR", "local data write failed");
+          else this.finish(wqe, "SUCCESS");
+        }),
       (status) => this.fail(wqe, status, "local key refused"),
     );
   }

@@ -93,75 +93,39 @@ function writeAll(qp: NicQp, message: InboundMessage, mr: IbMr, entries: readonl
   const engine = qp.nic.bus.engine;
   const bytes = entries.reduce((sum, e) => sum + e.length, 0);
   const issuedPs = engine.nowPs;
-  const done = (outcome: DmaOutcome) => {
+  qp.nic.dmaAll("write", mr.umem, entries, (outcome) => {
     const fields = { qp: qp.name, wrId: message.wr.wrId, mr: mr.name, address: entries[0]?.dmaAddress ?? 0, bytes, issuedPs, outcome };
     engine.trace.emit("rdma", "data.write", fields);
     landed(outcome);
-  };
-  let left = entries.length;
-  let worst: DmaOutcome = "ok";
-  if (left === 0) done(worst);
-  for (const entry of entries) {
-    qp.nic.dma("write", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
-      if (outcome !== "ok") worst = outcome;
-      if (--left === 0) done(worst);
-    });
-  }
+  });
+}
+
+/** The MR the peer named (rkey, offset, the message's length) for `access`: `go` with it, or the NAK. */
+function remoteMr(qp: NicQp, message: InboundMessage, access: number, release: () => void, go: (mr: IbMr, entries: readonly SgEntry[]) => void): void {
+  const { wr } = message;
+  const remote = wr.remote as NonNullable<IbSendWr["remote"]>;
+  nicMrAccess(qp.nic, remote.rkey, remote.offset, wr.sge.length, access, true, go, (status) => {
+    answer(qp, message, status);
+    release();
+  });
 }
 
 function rdmaWrite(qp: NicQp, message: InboundMessage, release: () => void): void {
-  const { wr } = message;
-  const remote = wr.remote as NonNullable<IbSendWr["remote"]>;
-  nicMrAccess(
-    qp.nic,
-    remote.rkey,
-    remote.offset,
-    wr.sge.length,
-    IB_ACCESS.REMOTE_WRITE,
-    true,
-    (mr, entries) => {
-      writeAll(qp, message, mr, entries, () => {});
-      answer(qp, message, "SUCCESS");
-      release();
-    },
-    (status) => {
-      answer(qp, message, status);
-      release();
-    },
-  );
+  remoteMr(qp, message, IB_ACCESS.REMOTE_WRITE, release, (mr, entries) => {
+    writeAll(qp, message, mr, entries, () => {});
+    answer(qp, message, "SUCCESS");
+    release();
+  });
 }
 
 function rdmaRead(qp: NicQp, message: InboundMessage, release: () => void): void {
-  const { wr } = message;
-  const remote = wr.remote as NonNullable<IbSendWr["remote"]>;
-  nicMrAccess(
-    qp.nic,
-    remote.rkey,
-    remote.offset,
-    wr.sge.length,
-    IB_ACCESS.REMOTE_READ,
-    true,
-    (mr, entries) => {
-      let left = entries.length;
-      let failed = false;
-      const respond = () => {
-        if (failed) answer(qp, message, "REM_ACCESS_ERR");
-        else qp.wire?.send(qp.direction, wr.sge.length, () => message.from.readResponse(message.index));
-      };
-      if (left === 0) respond();
-      for (const entry of entries) {
-        qp.nic.dma("read", mr.umem, entry.dmaAddress, entry.length, (outcome) => {
-          failed ||= outcome !== "ok";
-          if (--left === 0) respond();
-        });
-      }
-      release();
-    },
-    (status) => {
-      answer(qp, message, status);
-      release();
-    },
-  );
+  remoteMr(qp, message, IB_ACCESS.REMOTE_READ, release, (mr, entries) => {
+    qp.nic.dmaAll("read", mr.umem, entries, (outcome) => {
+      if (outcome !== "ok") answer(qp, message, "REM_ACCESS_ERR");
+      else qp.wire?.send(qp.direction, message.wr.sge.length, () => message.from.readResponse(message.index));
+    });
+    release();
+  });
 }
 
 function send(qp: NicQp, message: InboundMessage, release: () => void): void {

@@ -176,6 +176,22 @@ export class Nic implements IbDeviceHw {
     else this.port.write(address, bytes, finished);
   }
 
+  /**
+   * Issues one DMA operation per entry through `umem` (a message's data through an MR) and calls
+   * `done` once, when every one is done, with the worst outcome; at once for no entries.
+   */
+  dmaAll(kind: "read" | "write", umem: IbUmem, entries: readonly SgEntry[], done: (outcome: DmaOutcome) => void): void {
+    let left = entries.length;
+    let worst: DmaOutcome = "ok";
+    if (left === 0) done(worst);
+    for (const entry of entries) {
+      this.dma(kind, umem, entry.dmaAddress, entry.length, (outcome) => {
+        if (outcome !== "ok") worst = outcome;
+        if (--left === 0) done(worst);
+      });
+    }
+  }
+
   /** {@link IbDeviceHw.inFlight}. */
   inFlight(umem: IbUmem): number {
     return this.inFlightByUmem.get(umem) ?? 0;
