@@ -68,8 +68,6 @@ export interface RdmaWriteWorldOptions {
 }
 
 const MIB = 2 ** 20;
-/** The fd of the export. */
-export const RDMA_WORLD_FD = 3;
 const LOCAL_WRITE = IB_ACCESS.LOCAL_WRITE;
 
 /** A setup step failed: a bug in the caller's options, not a model outcome. */
