@@ -37,8 +37,11 @@ declare module "../fabric/trace.js" {
       "tlp.ur": { requester: string; target: string; tlp: string; address: number; reason: string };
       /** The IOMMU blocked a request at the root complex. */
       "iommu.fault": { requester: string; tlp: string; iova: number; fault: string };
-      /** Option `tlpEvents`: a TLP reached the end of its route (a request its target, a completion its requester). */
-      tlp: { requester: string; tlp: string; address: number; bytes: number; target: string; status: string; atPs: number };
+      /**
+       * Option `tlpEvents`: a TLP reached the end of its route (a request its target, a completion its requester).
+       * `barOffset`: where in the target BAR the request's address falls (after the IOMMU for an IOVA), null for host memory.
+       */
+      tlp: { requester: string; tlp: string; address: number; bytes: number; target: string; barOffset: number | null; status: string; atPs: number };
     };
   }
 }

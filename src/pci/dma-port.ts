@@ -312,7 +312,9 @@ export class DmaPort implements TlpOwner {
    */
   private traceTlp(tlp: Tlp, route: BusRoute, atPs: number, status: CompletionStatus): void {
     const bytes = tlp.kind === "MRd" ? tlp.requestBytes : tlp.payloadBytes;
-    const fields = { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, status, atPs: Math.ceil(atPs) };
+    const target = route.target;
+    const barOffset = target.kind === "bar" ? this.bus.offsetInBar(this.fn, tlp.address, target.bar) : null;
+    const fields = { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, barOffset, status, atPs: Math.ceil(atPs) };
     this.bus.engine.trace.emit("pci", "tlp", fields);
   }
 }

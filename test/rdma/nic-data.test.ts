@@ -53,60 +53,240 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
     const { p, wcs } = run(false);
     expect(p.trace.tuples()).toEqual([
       [0, "rdma/post.send", { qp: "nic0/qp#0", firstWrId: 1, count: 1, bytes: 4096 }],
-      [336126, "pci/tlp", { requester: "cpu", tlp: "MWr", address: 61778843142144, bytes: 8, target: "nic0 BAR0", status: "SC", atPs: 336126 }],
+      [
+        336126,
+        "pci/tlp",
+        { requester: "cpu", tlp: "MWr", address: 61778843142144, bytes: 8, target: "nic0 BAR0", barOffset: 2048, status: "SC", atPs: 336126 },
+      ],
       [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296034304 }],
-      [551971, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4296034304, bytes: 64, target: "host memory", status: "SC", atPs: 671971 }],
-      [1134927, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4296034304, bytes: 64, target: "host memory", status: "SC", atPs: 1134927 }],
-      [1400772, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294967296, bytes: 512, target: "host memory", status: "SC", atPs: 1520772 }],
-      [1401617, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294967808, bytes: 512, target: "host memory", status: "SC", atPs: 1521617 }],
-      [1402461, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294968320, bytes: 512, target: "host memory", status: "SC", atPs: 1522461 }],
-      [1403305, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294968832, bytes: 512, target: "host memory", status: "SC", atPs: 1523305 }],
-      [1404150, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294969344, bytes: 512, target: "host memory", status: "SC", atPs: 1524150 }],
-      [1404994, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294969856, bytes: 512, target: "host memory", status: "SC", atPs: 1524994 }],
-      [1405838, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294970368, bytes: 512, target: "host memory", status: "SC", atPs: 1525838 }],
-      [1406683, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294970880, bytes: 512, target: "host memory", status: "SC", atPs: 1526683 }],
-      [1990482, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294967296, bytes: 256, target: "host memory", status: "SC", atPs: 1990482 }],
-      [2000192, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294967552, bytes: 256, target: "host memory", status: "SC", atPs: 2000192 }],
-      [2009902, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294967808, bytes: 256, target: "host memory", status: "SC", atPs: 2009902 }],
-      [2019612, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968064, bytes: 256, target: "host memory", status: "SC", atPs: 2019612 }],
-      [2029322, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968320, bytes: 256, target: "host memory", status: "SC", atPs: 2029322 }],
-      [2039032, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968576, bytes: 256, target: "host memory", status: "SC", atPs: 2039032 }],
-      [2048742, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968832, bytes: 256, target: "host memory", status: "SC", atPs: 2048742 }],
-      [2058452, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969088, bytes: 256, target: "host memory", status: "SC", atPs: 2058452 }],
-      [2068161, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969344, bytes: 256, target: "host memory", status: "SC", atPs: 2068161 }],
-      [2077871, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969600, bytes: 256, target: "host memory", status: "SC", atPs: 2077871 }],
-      [2087581, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969856, bytes: 256, target: "host memory", status: "SC", atPs: 2087581 }],
-      [2097291, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970112, bytes: 256, target: "host memory", status: "SC", atPs: 2097291 }],
-      [2107000, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970368, bytes: 256, target: "host memory", status: "SC", atPs: 2107000 }],
-      [2116710, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970624, bytes: 256, target: "host memory", status: "SC", atPs: 2116710 }],
-      [2126420, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970880, bytes: 256, target: "host memory", status: "SC", atPs: 2126420 }],
-      [2136130, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294971136, bytes: 256, target: "host memory", status: "SC", atPs: 2136130 }],
-      [2544541, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155456, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2544541 }],
-      [2554392, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155712, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2554392 }],
-      [2564242, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155968, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2564242 }],
-      [2574093, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156224, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2574093 }],
-      [2583943, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156480, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2583943 }],
-      [2593794, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156736, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2593794 }],
-      [2603644, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156992, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2603644 }],
-      [2613495, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651157248, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2613495 }],
-      [2623345, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651157504, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2623345 }],
-      [2633196, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651157760, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2633196 }],
-      [2643046, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158016, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2643046 }],
-      [2652897, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158272, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2652897 }],
-      [2662747, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158528, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2662747 }],
-      [2672598, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158784, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2672598 }],
-      [2682448, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159040, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2682448 }],
-      [2692299, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159296, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2692299 }],
+      [
+        551971,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4296034304, bytes: 64, target: "host memory", barOffset: null, status: "SC", atPs: 671971 },
+      ],
+      [
+        1134927,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4296034304, bytes: 64, target: "host memory", barOffset: null, status: "SC", atPs: 1134927 },
+      ],
+      [
+        1400772,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294967296, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1520772 },
+      ],
+      [
+        1401617,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294967808, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1521617 },
+      ],
+      [
+        1402461,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294968320, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1522461 },
+      ],
+      [
+        1403305,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294968832, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1523305 },
+      ],
+      [
+        1404150,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294969344, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1524150 },
+      ],
+      [
+        1404994,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294969856, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1524994 },
+      ],
+      [
+        1405838,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294970368, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1525838 },
+      ],
+      [
+        1406683,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294970880, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1526683 },
+      ],
+      [
+        1990482,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294967296, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 1990482 },
+      ],
+      [
+        2000192,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294967552, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2000192 },
+      ],
+      [
+        2009902,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294967808, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2009902 },
+      ],
+      [
+        2019612,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968064, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2019612 },
+      ],
+      [
+        2029322,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968320, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2029322 },
+      ],
+      [
+        2039032,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968576, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2039032 },
+      ],
+      [
+        2048742,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968832, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2048742 },
+      ],
+      [
+        2058452,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969088, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2058452 },
+      ],
+      [
+        2068161,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969344, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2068161 },
+      ],
+      [
+        2077871,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969600, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2077871 },
+      ],
+      [
+        2087581,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969856, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2087581 },
+      ],
+      [
+        2097291,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970112, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2097291 },
+      ],
+      [
+        2107000,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970368, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2107000 },
+      ],
+      [
+        2116710,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970624, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2116710 },
+      ],
+      [
+        2126420,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970880, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2126420 },
+      ],
+      [
+        2136130,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294971136, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2136130 },
+      ],
+      [
+        2544541,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651155456, bytes: 256, target: "gpu0 BAR1", barOffset: 0, status: "SC", atPs: 2544541 },
+      ],
+      [
+        2554392,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651155712, bytes: 256, target: "gpu0 BAR1", barOffset: 256, status: "SC", atPs: 2554392 },
+      ],
+      [
+        2564242,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651155968, bytes: 256, target: "gpu0 BAR1", barOffset: 512, status: "SC", atPs: 2564242 },
+      ],
+      [
+        2574093,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156224, bytes: 256, target: "gpu0 BAR1", barOffset: 768, status: "SC", atPs: 2574093 },
+      ],
+      [
+        2583943,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156480, bytes: 256, target: "gpu0 BAR1", barOffset: 1024, status: "SC", atPs: 2583943 },
+      ],
+      [
+        2593794,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156736, bytes: 256, target: "gpu0 BAR1", barOffset: 1280, status: "SC", atPs: 2593794 },
+      ],
+      [
+        2603644,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156992, bytes: 256, target: "gpu0 BAR1", barOffset: 1536, status: "SC", atPs: 2603644 },
+      ],
+      [
+        2613495,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651157248, bytes: 256, target: "gpu0 BAR1", barOffset: 1792, status: "SC", atPs: 2613495 },
+      ],
+      [
+        2623345,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651157504, bytes: 256, target: "gpu0 BAR1", barOffset: 2048, status: "SC", atPs: 2623345 },
+      ],
+      [
+        2633196,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651157760, bytes: 256, target: "gpu0 BAR1", barOffset: 2304, status: "SC", atPs: 2633196 },
+      ],
+      [
+        2643046,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158016, bytes: 256, target: "gpu0 BAR1", barOffset: 2560, status: "SC", atPs: 2643046 },
+      ],
+      [
+        2652897,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158272, bytes: 256, target: "gpu0 BAR1", barOffset: 2816, status: "SC", atPs: 2652897 },
+      ],
+      [
+        2662747,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158528, bytes: 256, target: "gpu0 BAR1", barOffset: 3072, status: "SC", atPs: 2662747 },
+      ],
+      [
+        2672598,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158784, bytes: 256, target: "gpu0 BAR1", barOffset: 3328, status: "SC", atPs: 2672598 },
+      ],
+      [
+        2682448,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651159040, bytes: 256, target: "gpu0 BAR1", barOffset: 3584, status: "SC", atPs: 2682448 },
+      ],
+      [
+        2692299,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651159296, bytes: 256, target: "gpu0 BAR1", barOffset: 3840, status: "SC", atPs: 2692299 },
+      ],
       // One data.write per message, when its last MWr has landed; issued when the WRITE came off the wire.
       [2692299, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 4096, issuedPs: 2319690, outcome: "ok" }],
-      [2695394, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 4296015872, bytes: 64, target: "host memory", status: "SC", atPs: 2815394 }],
+      [
+        2695394,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 4296015872, bytes: 64, target: "host memory", barOffset: null, status: "SC", atPs: 2815394 },
+      ],
       // The CQE write, at its landing; issued when the ACK reached the requester.
       [
         2815394,
         "rdma/cqe.write",
         { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 4296015872, issuedPs: 2421330, outcome: "ok" },
       ],
-      [3031520, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 4296019968, bytes: 8, target: "host memory", status: "SC", atPs: 3151520 }],
+      [
+        3031520,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 4296019968, bytes: 8, target: "host memory", barOffset: null, status: "SC", atPs: 3151520 },
+      ],
       [3276520, "rdma/cq.poll", { cq: "nic0/cq#0", count: 1, outcome: "ok" }],
     ]);
     expect(wcs).toEqual([{ wrId: 1, status: "SUCCESS", opcode: "RDMA_WRITE", qp: "nic0/qp#0", byteLen: 4096 }]);
@@ -116,62 +296,250 @@ describe("RDMA WRITE of 4 KiB into the GPU BAR, loopback on nic0, trace events i
     const { p, wcs } = run(true);
     expect(p.trace.tuples()).toEqual([
       [0, "rdma/post.send", { qp: "nic0/qp#0", firstWrId: 1, count: 1, bytes: 4096 }],
-      [336126, "pci/tlp", { requester: "cpu", tlp: "MWr", address: 61778843142144, bytes: 8, target: "nic0 BAR0", status: "SC", atPs: 336126 }],
+      [
+        336126,
+        "pci/tlp",
+        { requester: "cpu", tlp: "MWr", address: 61778843142144, bytes: 8, target: "nic0 BAR0", barOffset: 2048, status: "SC", atPs: 336126 },
+      ],
       [336126, "rdma/wqe.fetch", { qp: "nic0/qp#0", first: 0, count: 1, address: 4296030208 }],
-      [551971, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4296030208, bytes: 64, target: "host memory", status: "SC", atPs: 671971 }],
-      [1134927, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4296030208, bytes: 64, target: "host memory", status: "SC", atPs: 1134927 }],
-      [1400772, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294967296, bytes: 512, target: "host memory", status: "SC", atPs: 1520772 }],
-      [1401617, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294967808, bytes: 512, target: "host memory", status: "SC", atPs: 1521617 }],
-      [1402461, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294968320, bytes: 512, target: "host memory", status: "SC", atPs: 1522461 }],
-      [1403305, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294968832, bytes: 512, target: "host memory", status: "SC", atPs: 1523305 }],
-      [1404150, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294969344, bytes: 512, target: "host memory", status: "SC", atPs: 1524150 }],
-      [1404994, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294969856, bytes: 512, target: "host memory", status: "SC", atPs: 1524994 }],
-      [1405838, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294970368, bytes: 512, target: "host memory", status: "SC", atPs: 1525838 }],
-      [1406683, "pci/tlp", { requester: "nic0", tlp: "MRd", address: 4294970880, bytes: 512, target: "host memory", status: "SC", atPs: 1526683 }],
-      [1990482, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294967296, bytes: 256, target: "host memory", status: "SC", atPs: 1990482 }],
-      [2000192, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294967552, bytes: 256, target: "host memory", status: "SC", atPs: 2000192 }],
-      [2009902, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294967808, bytes: 256, target: "host memory", status: "SC", atPs: 2009902 }],
-      [2019612, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968064, bytes: 256, target: "host memory", status: "SC", atPs: 2019612 }],
-      [2029322, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968320, bytes: 256, target: "host memory", status: "SC", atPs: 2029322 }],
-      [2039032, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968576, bytes: 256, target: "host memory", status: "SC", atPs: 2039032 }],
-      [2048742, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294968832, bytes: 256, target: "host memory", status: "SC", atPs: 2048742 }],
-      [2058452, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969088, bytes: 256, target: "host memory", status: "SC", atPs: 2058452 }],
-      [2068161, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969344, bytes: 256, target: "host memory", status: "SC", atPs: 2068161 }],
-      [2077871, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969600, bytes: 256, target: "host memory", status: "SC", atPs: 2077871 }],
-      [2087581, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294969856, bytes: 256, target: "host memory", status: "SC", atPs: 2087581 }],
-      [2097291, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970112, bytes: 256, target: "host memory", status: "SC", atPs: 2097291 }],
-      [2107000, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970368, bytes: 256, target: "host memory", status: "SC", atPs: 2107000 }],
-      [2116710, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970624, bytes: 256, target: "host memory", status: "SC", atPs: 2116710 }],
-      [2126420, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294970880, bytes: 256, target: "host memory", status: "SC", atPs: 2126420 }],
-      [2136130, "pci/tlp", { requester: "nic0", tlp: "CplD", address: 4294971136, bytes: 256, target: "host memory", status: "SC", atPs: 2136130 }],
-      [2544541, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155456, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2544541 }],
-      [2554392, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155712, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2554392 }],
-      [2564242, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651155968, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2564242 }],
-      [2574093, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156224, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2574093 }],
-      [2583943, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156480, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2583943 }],
-      [2593794, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156736, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2593794 }],
-      [2603644, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651156992, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2603644 }],
-      [2613495, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651157248, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2613495 }],
-      [2623345, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651157504, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2623345 }],
-      [2633196, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651157760, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2633196 }],
-      [2643046, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158016, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2643046 }],
-      [2652897, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158272, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2652897 }],
-      [2662747, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158528, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2662747 }],
-      [2672598, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651158784, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2672598 }],
-      [2682448, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159040, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2682448 }],
-      [2692299, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572651159296, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 2692299 }],
+      [
+        551971,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4296030208, bytes: 64, target: "host memory", barOffset: null, status: "SC", atPs: 671971 },
+      ],
+      [
+        1134927,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4296030208, bytes: 64, target: "host memory", barOffset: null, status: "SC", atPs: 1134927 },
+      ],
+      [
+        1400772,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294967296, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1520772 },
+      ],
+      [
+        1401617,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294967808, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1521617 },
+      ],
+      [
+        1402461,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294968320, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1522461 },
+      ],
+      [
+        1403305,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294968832, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1523305 },
+      ],
+      [
+        1404150,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294969344, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1524150 },
+      ],
+      [
+        1404994,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294969856, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1524994 },
+      ],
+      [
+        1405838,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294970368, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1525838 },
+      ],
+      [
+        1406683,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MRd", address: 4294970880, bytes: 512, target: "host memory", barOffset: null, status: "SC", atPs: 1526683 },
+      ],
+      [
+        1990482,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294967296, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 1990482 },
+      ],
+      [
+        2000192,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294967552, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2000192 },
+      ],
+      [
+        2009902,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294967808, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2009902 },
+      ],
+      [
+        2019612,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968064, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2019612 },
+      ],
+      [
+        2029322,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968320, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2029322 },
+      ],
+      [
+        2039032,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968576, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2039032 },
+      ],
+      [
+        2048742,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294968832, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2048742 },
+      ],
+      [
+        2058452,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969088, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2058452 },
+      ],
+      [
+        2068161,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969344, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2068161 },
+      ],
+      [
+        2077871,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969600, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2077871 },
+      ],
+      [
+        2087581,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294969856, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2087581 },
+      ],
+      [
+        2097291,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970112, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2097291 },
+      ],
+      [
+        2107000,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970368, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2107000 },
+      ],
+      [
+        2116710,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970624, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2116710 },
+      ],
+      [
+        2126420,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294970880, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2126420 },
+      ],
+      [
+        2136130,
+        "pci/tlp",
+        { requester: "nic0", tlp: "CplD", address: 4294971136, bytes: 256, target: "host memory", barOffset: null, status: "SC", atPs: 2136130 },
+      ],
+      [
+        2544541,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651155456, bytes: 256, target: "gpu0 BAR1", barOffset: 0, status: "SC", atPs: 2544541 },
+      ],
+      [
+        2554392,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651155712, bytes: 256, target: "gpu0 BAR1", barOffset: 256, status: "SC", atPs: 2554392 },
+      ],
+      [
+        2564242,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651155968, bytes: 256, target: "gpu0 BAR1", barOffset: 512, status: "SC", atPs: 2564242 },
+      ],
+      [
+        2574093,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156224, bytes: 256, target: "gpu0 BAR1", barOffset: 768, status: "SC", atPs: 2574093 },
+      ],
+      [
+        2583943,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156480, bytes: 256, target: "gpu0 BAR1", barOffset: 1024, status: "SC", atPs: 2583943 },
+      ],
+      [
+        2593794,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156736, bytes: 256, target: "gpu0 BAR1", barOffset: 1280, status: "SC", atPs: 2593794 },
+      ],
+      [
+        2603644,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651156992, bytes: 256, target: "gpu0 BAR1", barOffset: 1536, status: "SC", atPs: 2603644 },
+      ],
+      [
+        2613495,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651157248, bytes: 256, target: "gpu0 BAR1", barOffset: 1792, status: "SC", atPs: 2613495 },
+      ],
+      [
+        2623345,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651157504, bytes: 256, target: "gpu0 BAR1", barOffset: 2048, status: "SC", atPs: 2623345 },
+      ],
+      [
+        2633196,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651157760, bytes: 256, target: "gpu0 BAR1", barOffset: 2304, status: "SC", atPs: 2633196 },
+      ],
+      [
+        2643046,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158016, bytes: 256, target: "gpu0 BAR1", barOffset: 2560, status: "SC", atPs: 2643046 },
+      ],
+      [
+        2652897,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158272, bytes: 256, target: "gpu0 BAR1", barOffset: 2816, status: "SC", atPs: 2652897 },
+      ],
+      [
+        2662747,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158528, bytes: 256, target: "gpu0 BAR1", barOffset: 3072, status: "SC", atPs: 2662747 },
+      ],
+      [
+        2672598,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651158784, bytes: 256, target: "gpu0 BAR1", barOffset: 3328, status: "SC", atPs: 2672598 },
+      ],
+      [
+        2682448,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651159040, bytes: 256, target: "gpu0 BAR1", barOffset: 3584, status: "SC", atPs: 2682448 },
+      ],
+      [
+        2692299,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572651159296, bytes: 256, target: "gpu0 BAR1", barOffset: 3840, status: "SC", atPs: 2692299 },
+      ],
       // One data.write per message, when its last MWr has landed; issued when the WRITE came off the wire.
       [2692299, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: 61572651155456, bytes: 4096, issuedPs: 2319690, outcome: "ok" }],
-      [2695395, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", status: "SC", atPs: 2695395 }],
+      [
+        2695395,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", barOffset: 1048576, status: "SC", atPs: 2695395 },
+      ],
       // Issued when the ACK reached the requester (2421.33 ns), landed in the BAR right behind the data.
       [
         2695395,
         "rdma/cqe.write",
         { cq: "nic0/cq#0", qp: "nic0/qp#0", wrId: 1, status: "SUCCESS", slot: 0, address: 61572652204032, issuedPs: 2421330, outcome: "ok" },
       ],
-      [2911521, "pci/tlp", { requester: "nic0", tlp: "MWr", address: 4296015872, bytes: 8, target: "host memory", status: "SC", atPs: 3031521 }],
-      [3367366, "pci/tlp", { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", status: "SC", atPs: 3367366 }],
-      [3710322, "pci/tlp", { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", status: "SC", atPs: 3830322 }],
+      [
+        2911521,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: 4296015872, bytes: 8, target: "host memory", barOffset: null, status: "SC", atPs: 3031521 },
+      ],
+      [
+        3367366,
+        "pci/tlp",
+        { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", barOffset: 1048576, status: "SC", atPs: 3367366 },
+      ],
+      [
+        3710322,
+        "pci/tlp",
+        { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 64, target: "gpu0 BAR1", barOffset: 1048576, status: "SC", atPs: 3830322 },
+      ],
       [3830322, "rdma/cq.poll", { cq: "nic0/cq#0", count: 1, outcome: "ok" }],
     ]);
     expect(wcs).toEqual([{ wrId: 1, status: "SUCCESS", opcode: "RDMA_WRITE", qp: "nic0/qp#0", byteLen: 4096 }]);
@@ -332,9 +700,17 @@ describe("UR: gpu0's Memory Space Enable cleared directly on the PciFunction (no
     expect(results).toEqual([{ ok: false, outcome: "ur" }]);
     expect(eventsOf(p.trace, "pci/", "rdma/")).toEqual([
       // The MRd reached the BAR, which refused it: `pci/tlp` says UR.
-      [3103779, "pci/tlp", { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 256, target: "gpu0 BAR1", status: "UR", atPs: 3103779 }],
+      [
+        3103779,
+        "pci/tlp",
+        { requester: "cpu", tlp: "MRd", address: 61572652204032, bytes: 256, target: "gpu0 BAR1", barOffset: 1048576, status: "UR", atPs: 3103779 },
+      ],
       [3103779, "pci/tlp.ur", { requester: "cpu", target: "gpu0 BAR1", tlp: "MRd", address: 61572652204032, reason: "Memory Space Enable is off" }],
-      [3319483, "pci/tlp", { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 0, target: "gpu0 BAR1", status: "UR", atPs: 3439483 }],
+      [
+        3319483,
+        "pci/tlp",
+        { requester: "cpu", tlp: "CplD", address: 61572652204032, bytes: 0, target: "gpu0 BAR1", barOffset: 1048576, status: "UR", atPs: 3439483 },
+      ],
       [3439483, "rdma/cq.poll", { cq: "nic0/cq#0", count: 0, outcome: "ur" }],
     ]);
   });
@@ -374,8 +750,16 @@ describe("IOMMU on: the BAR MR is an IOVA, its writes go up through the root com
     expect(p.iommu?.iommu.stats().faults).toBe(0);
     // 215 ns up + 120 ns root complex + IOMMU walk + 200 ns peer-to-peer extra + 215 ns down: about 1 µs after the writes were issued (data.write's issuedPs; no IOMMU: 225 ns).
     expect(eventsOf(p.trace, "rdma/data", "pci/tlp").filter(([, k, f]) => k !== "pci/tlp" || f.target === "gpu0 BAR1")).toEqual([
-      [3661774, "pci/tlp", { requester: "nic0", tlp: "MWr", address: write.address, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3661774 }],
-      [3671625, "pci/tlp", { requester: "nic0", tlp: "MWr", address: write.address + 256, bytes: 256, target: "gpu0 BAR1", status: "SC", atPs: 3671625 }],
+      [
+        3661774,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: write.address, bytes: 256, target: "gpu0 BAR1", barOffset: 0, status: "SC", atPs: 3661774 },
+      ],
+      [
+        3671625,
+        "pci/tlp",
+        { requester: "nic0", tlp: "MWr", address: write.address + 256, bytes: 256, target: "gpu0 BAR1", barOffset: 256, status: "SC", atPs: 3671625 },
+      ],
       [3671625, "rdma/data.write", { qp: "nic0/qp#1", wrId: 1, mr: "nic0/mr#1", address: write.address, bytes: 512, issuedPs: 2632072, outcome: "ok" }],
     ]);
   });
