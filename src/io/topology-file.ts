@@ -23,7 +23,7 @@ export function jsonPathOf(pointer: string): string {
 }
 
 /** Says what a schema error expected, in the words a user needs. */
-function expectation(error: ErrorObject): string {
+export function schemaExpectation(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case "enum":
@@ -42,6 +42,16 @@ function expectation(error: ErrorObject): string {
       return `expected at least ${String(params.limit)} item(s)`;
     case "maxItems":
       return `expected at most ${String(params.limit)} items`;
+    case "const":
+      return `expected ${JSON.stringify(params.allowedValue)}`;
+    case "exclusiveMinimum":
+      return `expected more than ${String(params.limit)}`;
+    case "multipleOf":
+      return `expected a multiple of ${String(params.multipleOf)}`;
+    case "minLength":
+      return "expected a non-empty string";
+    case "uniqueItems":
+      return "expected no duplicate items";
     case "pattern":
       return `expected a string matching ${String(params.pattern)}`;
     case "anyOf":
@@ -59,7 +69,7 @@ export function validateTopologyDocument(value: unknown, file: string): { ok: tr
   if (validate(value)) return { ok: true, spec: value };
   const errors = (validate.errors ?? [])
     .filter((e) => e.keyword !== "if")
-    .map((e) => ({ file, jsonPath: jsonPathOf(e.instancePath), message: expectation(e) }))
+    .map((e) => ({ file, jsonPath: jsonPathOf(e.instancePath), message: schemaExpectation(e) }))
     // The deepest path first; at one path, anyOf's summary before the branch errors it caused.
     .sort((a, b) => b.jsonPath.length - a.jsonPath.length || Number(b.message.startsWith("expected a hex")) - Number(a.message.startsWith("expected a hex")));
   return { ok: false, errors };

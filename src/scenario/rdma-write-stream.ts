@@ -1,5 +1,5 @@
 /**
- * A user program streaming RDMA WRITEs and reaping their completions: it keeps the send queue
+ * A user program streaming RDMA WRITEs (or READs) and reaping their completions: it keeps the send queue
  * full (posting in batches, one doorbell per batch), and polls the CQ whenever a CQE lands and no
  * poll is outstanding, posting again as completions come back. Polling a CQ in a BAR is an MMIO
  * read through the fabric, so it is traffic too.
@@ -22,6 +22,8 @@ export interface RdmaWriteStreamOptions {
   readonly pollMax?: number;
   /** Distinct target offsets the writes cycle through (× bytes must fit the MR). Default 64. */
   readonly slots?: number;
+  /** RDMA READs from the BAR instead of WRITEs into it. Default false. */
+  readonly read?: boolean;
 }
 
 /** The program's running state: completions reaped so far, by status. */
@@ -30,6 +32,8 @@ export interface RdmaWriteStream {
   readonly reaped: () => readonly IbWc[];
   /** Posting stopped (the QP refused a post). */
   readonly stopped: () => boolean;
+  /** The program stops reaping completions (a stalled consumer: the CQ fills and overruns). */
+  readonly stopPolling: () => void;
 }
 
 /**
@@ -37,20 +41,24 @@ export interface RdmaWriteStream {
  * @param qp the requester QP (in RTS, connected); @param cq its send CQ's hardware context.
  */
 export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq, options: RdmaWriteStreamOptions): RdmaWriteStream {
-  const batch = options.batch ?? 16;
   const depth = options.depth ?? qp.layout.sqDepth;
+  // A batch larger than the depth could never be posted whole.
+  const batch = Math.min(options.batch ?? 16, depth);
   const slots = options.slots ?? 64;
   const pollMax = options.pollMax ?? 64;
   const wcs: IbWc[] = [];
   let posted = 0;
   let polling = false;
   let stopped = false;
+  let reaping = true;
+  const wr = (wrId: number, remoteOffset: number) =>
+    options.read ? { ...world.write(wrId, options.bytes, 0, remoteOffset), opcode: "RDMA_READ" as const } : world.write(wrId, options.bytes, 0, remoteOffset);
   const post = () => {
     while (!stopped && posted < options.count) {
       const room = Math.min(batch, depth - (posted - wcs.length), options.count - posted);
       if (room < Math.min(batch, options.count - posted)) return;
       const wrs = [];
-      for (let i = 0; i < room; i++, posted++) wrs.push(world.write(posted, options.bytes, 0, (posted % slots) * options.bytes));
+      for (let i = 0; i < room; i++, posted++) wrs.push(wr(posted, (posted % slots) * options.bytes));
       if (!qp.postSend(wrs).ok) {
         posted -= room;
         stopped = true;
@@ -58,7 +66,7 @@ export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq
     }
   };
   const poll = () => {
-    if (polling) return;
+    if (polling || !reaping) return;
     polling = true;
     cq.poll(pollMax, (result) => {
       polling = false;
@@ -70,5 +78,12 @@ export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq
   };
   cq.onCompletion = poll;
   post();
-  return { posted: () => posted, reaped: () => wcs, stopped: () => stopped };
+  return {
+    posted: () => posted,
+    reaped: () => wcs,
+    stopped: () => stopped,
+    stopPolling: () => {
+      reaping = false;
+    },
+  };
 }

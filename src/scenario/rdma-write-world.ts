@@ -3,7 +3,7 @@
  * user's program and the kernel would assemble it:
  *
  * 1. A topology with a GPU and a NIC (default: one switch with gpu0, gpu1, nic0), a DMA bus over it.
- * 2. gpu0 opened through vfio-pci; BAR1 `[0, exportBytes)` exported as a dma-buf (fd 3) with
+ * 2. gpu0 (or `gpuLabel`) opened through vfio-pci; BAR1 (or `bar`) `[0, exportBytes)` exported as a dma-buf (fd 3) with
  *    `VFIO_DEVICE_FEATURE_DMA_BUF`, under the chosen VFIO profile.
  * 3. nic0's verbs device and NIC; a PD; `src`, 1 MiB of user memory registered as a VA MR; `dst`,
  *    a dynamic dma-buf MR over the first MiB of the export (REMOTE_WRITE | REMOTE_READ).
@@ -21,6 +21,7 @@ import { Engine } from "../fabric/engine.js";
 import { DmaBus } from "../pci/dma-bus.js";
 import { Iommu } from "../pci/iommu.js";
 import { P2pdma } from "../pci/p2pdma.js";
+import type { P2pdmaProfile } from "../pci/p2pdma-map-type.js";
 import type { PerfPlatform } from "../pci/perf-platform.js";
 import { GEN5_SERVER } from "../pci/perf-platform.js";
 import type { Topology } from "../pci/topology.js";
@@ -46,6 +47,17 @@ import { VfioPciDevice } from "../vfio/vfio-pci-device.js";
 /** Options of {@link rdmaWriteWorld}. */
 export interface RdmaWriteWorldOptions {
   readonly topology: Topology;
+  /** The exporting device's label. Default `gpu0`. */
+  readonly gpuLabel?: string;
+  /** The importing NIC's label. Default `nic0`. */
+  readonly nicLabel?: string;
+  /** The exported BAR. Default 1. */
+  readonly bar?: number;
+  /** Bytes exported from BAR offset 0 (at least 2 MiB: the MR takes the first, a BAR CQ the second). Default 2 MiB. */
+  readonly exportBytes?: number;
+  readonly p2pdmaProfile?: P2pdmaProfile;
+  /** Called with the engine before anything is built, so trace sinks (monitors) see the setup's events too. */
+  readonly observe?: (engine: Engine) => void;
   readonly seed?: number;
   /** Engine self-checks (slow). Default false. */
   readonly verify?: boolean;
@@ -82,15 +94,25 @@ function ok<T>(result: Result<T>, what: string): T {
  */
 export function rdmaWriteWorld(options: RdmaWriteWorldOptions) {
   const { topology } = options;
-  const gpuFn = topology.find("gpu0");
-  const nicFn = topology.find("nic0");
-  if (gpuFn === undefined || nicFn === undefined) throw new Error("rdma world: the topology needs gpu0 and nic0");
+  const gpuLabel = options.gpuLabel ?? "gpu0";
+  const nicLabel = options.nicLabel ?? "nic0";
+  const gpuFn = topology.find(gpuLabel);
+  const nicFn = topology.find(nicLabel);
+  if (gpuFn === undefined || nicFn === undefined) throw new Error(`rdma world: the topology needs ${gpuLabel} and ${nicLabel}`);
   const engine = new Engine({ seed: options.seed ?? 1, verify: options.verify ?? false });
+  options.observe?.(engine);
   const fdTable = new FdTable();
   const iommu = options.iommu ? new DmaIommu(new Iommu()) : undefined;
-  const gpu0 = new VfioPciDevice(engine, gpuFn, { p2pdma: new P2pdma(topology), fdTable, ...(iommu ? { iommu } : {}), options: options.vfio ?? {} });
+  const gpu0 = new VfioPciDevice(engine, gpuFn, {
+    p2pdma: new P2pdma(topology, options.p2pdmaProfile),
+    fdTable,
+    ...(iommu ? { iommu } : {}),
+    options: options.vfio ?? {},
+  });
   gpu0.open();
-  const feature = encodeDmaBufFeature({ regionIndex: 1, openFlags: 0, dmaBufFlags: 0, ranges: [{ offset: 0n, length: BigInt(2 * MIB) }] });
+  const exportBytes = options.exportBytes ?? 2 * MIB;
+  const ranges = [{ offset: 0n, length: BigInt(exportBytes) }];
+  const feature = encodeDmaBufFeature({ regionIndex: options.bar ?? 1, openFlags: 0, dmaBufFlags: 0, ranges });
   const fd = ok(gpu0.deviceFeature(feature), "the dma-buf export");
   const buf = fdTable.peek(fd) as DmaBuf;
   const mm = new UserMm();

@@ -1,0 +1,138 @@
+/**
+ * Reading a scenario file: JSON or YAML text, checked against {@link SCENARIO_SCHEMA}, its
+ * topology resolved (inline, or a file relative to the scenario) and built, and every name it uses
+ * (devices, NICs, fault targets) checked against that topology — all before anything runs. Every
+ * error names the file, the JSON path and what was expected (exit 2 at the command line).
+ */
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { parseDocument } from "yaml";
+import { importTopologyDocument, jsonPathOf, schemaExpectation } from "../io/topology-file.js";
+import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
+import { buildTopology } from "../pci/build-topology.js";
+import type { Topology } from "../pci/topology.js";
+import type { TopologySpec } from "../pci/topology-spec.js";
+import type { Scenario } from "./scenario.js";
+import { SCENARIO_SCHEMA } from "./scenario-schema.js";
+
+const ajv = new Ajv2020({ allErrors: true, strict: true, discriminator: true });
+ajv.addSchema(TOPOLOGY_SCHEMA);
+const validate = ajv.compile<Scenario>(SCENARIO_SCHEMA);
+
+/** A located problem with a scenario file. */
+export interface ScenarioIssue {
+  readonly file: string;
+  /** Where in the document, like `$.faults[2].windowUs`. */
+  readonly jsonPath?: string;
+  readonly line?: number;
+  readonly message: string;
+}
+
+/** A scenario ready to run: the document, its topology document and the built topology. */
+export interface LoadedScenario {
+  readonly scenario: Scenario;
+  readonly file: string;
+  readonly topologySpec: TopologySpec;
+  readonly topology: Topology;
+}
+
+/** Reads a file named by a scenario, relative to it; undefined when it cannot be read. */
+export type ReadRelative = (path: string) => { readonly file: string; readonly text: string } | undefined;
+
+/** Parses JSON or YAML text into a plain value. */
+function parse(text: string, file: string): { ok: true; value: unknown } | { ok: false; error: ScenarioIssue } {
+  if (text.trimStart().startsWith("{")) {
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (error) {
+      return { ok: false, error: { file, message: `not valid JSON: ${(error as Error).message}` } };
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: false });
+  const problem = doc.errors[0];
+  if (problem) return { ok: false, error: { file, line: problem.linePos?.[0].line ?? 1, message: `not valid YAML: ${problem.message.split("\n")[0]}` } };
+  return { ok: true, value: doc.toJS() };
+}
+
+/** The schema errors of `value`, deepest first. */
+function schemaIssues(value: unknown, file: string): ScenarioIssue[] {
+  if (validate(value)) return [];
+  return (validate.errors ?? [])
+    .map((e) => ({
+      file,
+      jsonPath: jsonPathOf(e.instancePath),
+      message: e.keyword === "oneOf" && e.instancePath.includes("/faults/") ? 'expected exactly one of "atUs" or "windowUs"' : schemaExpectation(e),
+    }))
+    .sort((a, b) => b.jsonPath.length - a.jsonPath.length);
+}
+
+/** Checks the names and numbers the schema cannot: labels exist in the topology, windows are ordered and inside the safety phase. */
+function semanticIssues(scenario: Scenario, topology: Topology, file: string): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = [];
+  const known = (name: string, path: string, what: string) => {
+    if (topology.find(name) === undefined) issues.push({ file, jsonPath: path, message: `expected ${what} of the topology, found "${name}"` });
+  };
+  scenario.exports.forEach((e, i) => {
+    known(e.device, `$.exports[${i}].device`, "a device label");
+    const bar = topology.find(e.device)?.bars.find((b) => b.index === e.bar);
+    if (topology.find(e.device) && bar === undefined) issues.push({ file, jsonPath: `$.exports[${i}].bar`, message: `expected a memory BAR of ${e.device}` });
+    if (bar && (e.bytes ?? 2 ** 21) > bar.sizeBytes)
+      issues.push({ file, jsonPath: `$.exports[${i}].bytes`, message: `expected at most ${bar.sizeBytes} (the BAR's size)` });
+  });
+  scenario.workloads.forEach((w, i) => known(w.nic, `$.workloads[${i}].nic`, "a NIC label"));
+  (scenario.faults ?? []).forEach((f, i) => {
+    known(f.target, `$.faults[${i}].target`, "a device label");
+    (f.with ?? []).forEach((w, j) => known(w, `$.faults[${i}].with[${j}]`, "a device label"));
+    if ("windowUs" in f) {
+      const [from, to] = f.windowUs as [number, number];
+      if (from > to) issues.push({ file, jsonPath: `$.faults[${i}].windowUs`, message: "expected [from, to] with from <= to" });
+      if (to > scenario.budget.safetyUs)
+        issues.push({ file, jsonPath: `$.faults[${i}].windowUs[1]`, message: `expected a time within the safety phase (<= ${scenario.budget.safetyUs})` });
+    } else if (f.atUs > scenario.budget.safetyUs) {
+      issues.push({ file, jsonPath: `$.faults[${i}].atUs`, message: `expected a time within the safety phase (<= ${scenario.budget.safetyUs})` });
+    }
+  });
+  return issues;
+}
+
+/**
+ * Validates a scenario value (parsed from a file or made by the builder) and resolves its topology.
+ * @param read resolves a topology path relative to the scenario; not called for an inline topology.
+ * @returns the loaded scenario, or every problem found (the first is the one to show).
+ */
+export function checkScenario(value: unknown, file: string, read: ReadRelative): { ok: true; loaded: LoadedScenario } | { ok: false; errors: ScenarioIssue[] } {
+  const schema = schemaIssues(value, file);
+  if (schema.length > 0) return { ok: false, errors: schema };
+  const scenario = value as Scenario;
+  let topologySpec: TopologySpec;
+  let topologyFile = file;
+  if (typeof scenario.topology === "string") {
+    const got = read(scenario.topology);
+    if (got === undefined)
+      return { ok: false, errors: [{ file, jsonPath: "$.topology", message: `expected a readable topology file, found "${scenario.topology}"` }] };
+    const imported = importTopologyDocument(got.text, got.file);
+    if (!imported.ok) return { ok: false, errors: [imported.error] };
+    topologySpec = imported.spec;
+    topologyFile = got.file;
+  } else {
+    topologySpec = scenario.topology;
+  }
+  const built = buildTopology(topologySpec);
+  if (!built.ok) {
+    // An inline topology's paths are inside the scenario, under `$.topology`.
+    const at = (path: string) => (topologyFile === file ? `$.topology${path.slice(1)}` : path);
+    return { ok: false, errors: built.errors.map((e) => ({ file: topologyFile, jsonPath: at(e.path), message: e.message })) };
+  }
+  const semantic = semanticIssues(scenario, built.topology, file);
+  if (semantic.length > 0) return { ok: false, errors: semantic };
+  return { ok: true, loaded: { scenario, file, topologySpec, topology: built.topology } };
+}
+
+/**
+ * Reads a scenario from its text.
+ * @param file the name to use in errors. @param read see {@link checkScenario}.
+ */
+export function loadScenario(text: string, file: string, read: ReadRelative): { ok: true; loaded: LoadedScenario } | { ok: false; errors: ScenarioIssue[] } {
+  const parsed = parse(text, file);
+  if (!parsed.ok) return { ok: false, errors: [parsed.error] };
+  return checkScenario(parsed.value, file, read);
+}
