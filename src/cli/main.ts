@@ -3,11 +3,16 @@
  * The `p2psim` command. The only module that touches the process, files and the terminal.
  * Exit codes: 0 clean, 1 a violation was found, 2 bad input or usage.
  */
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
 import { P2PDMA_PROFILES, type P2pdmaProfile } from "../pci/p2pdma-map-type.js";
+import { KERNEL_MUTANTS, KERNEL_PROFILES, type KernelMutant, type KernelProfile } from "../scenario/scenario.js";
+import { SCENARIO_SCHEMA } from "../scenario/scenario-schema.js";
 import { demoCommand } from "./demo-command.js";
 import { perfCommand } from "./perf-command.js";
+import { runCommand } from "./run-command.js";
 import { topoCommand } from "./topo-command.js";
 import { packageVersion } from "./version.js";
 
@@ -22,6 +27,23 @@ function parseSeed(value: string): number {
 function parseProfile(value: string): P2pdmaProfile {
   if (!(P2PDMA_PROFILES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${P2PDMA_PROFILES.join(", ")}`);
   return value as P2pdmaProfile;
+}
+
+function parseKernelProfile(value: string): KernelProfile {
+  if (!(KERNEL_PROFILES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${KERNEL_PROFILES.join(", ")}`);
+  return value as KernelProfile;
+}
+
+function collectMutant(value: string, previous: readonly KernelMutant[]): KernelMutant[] {
+  if (!(KERNEL_MUTANTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${KERNEL_MUTANTS.join(", ")}`);
+  return [...previous, value as KernelMutant];
+}
+
+/** The bundled flagship scenario, shown relative to the working directory when it is inside it. */
+function flagshipPath(): string {
+  const path = fileURLToPath(new URL("../../../scenarios/revoke-during-cq-writes.yaml", import.meta.url));
+  const shown = relative(process.cwd(), path);
+  return shown.startsWith("..") ? path : shown;
 }
 
 function toInt(value: string): number {
@@ -42,8 +64,31 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .exitOverride()
     .configureOutput({ writeOut: (text) => print(text.trimEnd()) });
   program
-    .command("demo", { isDefault: true })
-    .description("run the built-in engine demonstration (the default until scenarios land)")
+    .command("run", { isDefault: true })
+    .description("run a scenario once and print its verdict (no scenario: the flagship, scenarios/revoke-during-cq-writes.yaml)")
+    .argument("[scenario]", "a scenario file (JSON or YAML)")
+    .option("--seed <n>", "the run's seed (default: the scenario's)", parseSeed)
+    .option("--profile <name>", `kernel profile: ${KERNEL_PROFILES.join(", ")}`, parseKernelProfile)
+    .option("--mutant <name>", `a bug mutant (repeatable): ${KERNEL_MUTANTS.join(", ")}`, collectMutant, [] as KernelMutant[])
+    .option("--json", "print the report as JSON", false)
+    .option("--trace <file>", "write every trace event as JSON lines to FILE")
+    .option("--check-determinism", "run the seed twice and report the first diverging event", false)
+    .action((file: string | undefined, opts: { seed?: number; profile?: KernelProfile; mutant: KernelMutant[]; json: boolean; trace?: string; checkDeterminism: boolean }) => {
+      const scenario = file ?? flagshipPath();
+      const options = {
+        file: scenario,
+        json: opts.json,
+        checkDeterminism: opts.checkDeterminism,
+        mutants: opts.mutant,
+        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+        ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+        ...(opts.trace === undefined ? {} : { trace: opts.trace }),
+      };
+      exit(runCommand(options, version, print, printError));
+    });
+  program
+    .command("demo")
+    .description("run the built-in engine demonstration: six DMA engines sharing a link, replayed to show determinism")
     .option("--seed <n>", "the run's seed", parseSeed, 1)
     .option("--json", "print the result as JSON", false)
     .option("--trace <file>", "write every trace event as JSON lines to FILE")
@@ -122,14 +167,14 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
   program
     .command("schema")
     .description("print the JSON Schema of an input file, for editors and validators")
-    .argument("[kind]", "what to print the schema of: topology", "topology")
+    .argument("[kind]", "what to print the schema of: scenario or topology", "scenario")
     .action((kind: string) => {
-      if (kind !== "topology") {
-        printError(`p2psim schema: unknown kind "${kind}"; expected topology`);
+      if (kind !== "topology" && kind !== "scenario") {
+        printError(`p2psim schema: unknown kind "${kind}"; expected scenario or topology`);
         exit(2);
         return;
       }
-      print(JSON.stringify(TOPOLOGY_SCHEMA, null, 2));
+      print(JSON.stringify(kind === "scenario" ? SCENARIO_SCHEMA : TOPOLOGY_SCHEMA, null, 2));
       exit(0);
     });
   return program;

@@ -78,10 +78,19 @@ function semanticIssues(scenario: Scenario, topology: Topology, file: string): S
     if (bar && (e.bytes ?? 2 ** 21) > bar.sizeBytes)
       issues.push({ file, jsonPath: `$.exports[${i}].bytes`, message: `expected at most ${bar.sizeBytes} (the BAR's size)` });
   });
-  scenario.workloads.forEach((w, i) => known(w.nic, `$.workloads[${i}].nic`, "a NIC label"));
-  (scenario.faults ?? []).forEach((f, i) => {
-    known(f.target, `$.faults[${i}].target`, "a device label");
-    (f.with ?? []).forEach((w, j) => known(w, `$.faults[${i}].with[${j}]`, "a device label"));
+  for (const [i, w] of scenario.workloads.entries()) known(w.nic, `$.workloads[${i}].nic`, "a NIC label");
+  const opened = new Set(scenario.exports.map((e) => e.device));
+  for (const [i, f] of (scenario.faults ?? []).entries()) {
+    // A stalled consumer hits a NIC's program; every other fault hits a device the scenario opened through vfio-pci.
+    if (f.fault === "cq-overflow") known(f.target, `$.faults[${i}].target`, "a NIC label");
+    else if (!opened.has(f.target))
+      issues.push({ file, jsonPath: `$.faults[${i}].target`, message: `expected an exported device (${[...opened].join(", ")}), found "${f.target}"` });
+    for (const [j, w] of (f.with ?? []).entries()) {
+      if (!opened.has(w)) issues.push({ file, jsonPath: `$.faults[${i}].with[${j}]`, message: `expected an exported device, found "${w}"` });
+      else if (topology.find(w)?.upstream !== topology.find(f.target)?.upstream) {
+        issues.push({ file, jsonPath: `$.faults[${i}].with[${j}]`, message: `expected a device on the bus of ${f.target} (a hot reset resets one bus)` });
+      }
+    }
     if ("windowUs" in f) {
       const [from, to] = f.windowUs as [number, number];
       if (from > to) issues.push({ file, jsonPath: `$.faults[${i}].windowUs`, message: "expected [from, to] with from <= to" });
@@ -90,7 +99,7 @@ function semanticIssues(scenario: Scenario, topology: Topology, file: string): S
     } else if (f.atUs > scenario.budget.safetyUs) {
       issues.push({ file, jsonPath: `$.faults[${i}].atUs`, message: `expected a time within the safety phase (<= ${scenario.budget.safetyUs})` });
     }
-  });
+  }
   return issues;
 }
 
