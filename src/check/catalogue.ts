@@ -4,6 +4,10 @@
  * skipped.
  */
 import type { InvariantId, MonitorFactory } from "./monitor.js";
+import { EXPORT_MONITORS } from "./monitors-export.js";
+import { FABRIC_MONITORS } from "./monitors-fabric.js";
+import { RDMA_MONITORS } from "./monitors-rdma.js";
+import { REVOKE_MONITORS } from "./monitors-revoke.js";
 
 /** The monitors p2psim has. */
-export const MONITORS: Partial<Record<InvariantId, MonitorFactory>> = {};
+export const MONITORS: Partial<Record<InvariantId, MonitorFactory>> = { ...REVOKE_MONITORS, ...EXPORT_MONITORS, ...FABRIC_MONITORS, ...RDMA_MONITORS };

@@ -63,7 +63,7 @@ function humanReport(run: EngineDemoResult, replay: EngineDemoResult, version: s
       ? `verdict: PASS — replaying seed ${o.seed} gave the same fingerprint (${replay.fingerprint}): the run is deterministic.`
       : `verdict: VIOLATION — replaying seed ${o.seed} gave fingerprint ${replay.fingerprint}, not ${run.fingerprint}.`;
   return [
-    `p2psim ${version} — engine demonstration (the scenario runner of issue #7 will replace it)`,
+    `p2psim ${version} — engine demonstration`,
     `seed ${o.seed} · ${o.engines} DMA engines share one link with ${o.credits} credits · ${o.transferBytes}-byte transfers at ${o.bytesPerNs} B/ns · ${formatTime(o.durationPs)} simulated`,
     "",
     renderTable(

@@ -11,8 +11,11 @@ import { P2PDMA_PROFILES, type P2pdmaProfile } from "../pci/p2pdma-map-type.js";
 import { KERNEL_MUTANTS, KERNEL_PROFILES, type KernelMutant, type KernelProfile } from "../scenario/scenario.js";
 import { SCENARIO_SCHEMA } from "../scenario/scenario-schema.js";
 import { demoCommand } from "./demo-command.js";
+import { exploreCommand } from "./explore-command.js";
 import { perfCommand } from "./perf-command.js";
+import { replayCommand } from "./replay-command.js";
 import { runCommand } from "./run-command.js";
+import { shrinkCommand } from "./shrink-command.js";
 import { topoCommand } from "./topo-command.js";
 import { packageVersion } from "./version.js";
 
@@ -73,19 +76,24 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .option("--json", "print the report as JSON", false)
     .option("--trace <file>", "write every trace event as JSON lines to FILE")
     .option("--check-determinism", "run the seed twice and report the first diverging event", false)
-    .action((file: string | undefined, opts: { seed?: number; profile?: KernelProfile; mutant: KernelMutant[]; json: boolean; trace?: string; checkDeterminism: boolean }) => {
-      const scenario = file ?? flagshipPath();
-      const options = {
-        file: scenario,
-        json: opts.json,
-        checkDeterminism: opts.checkDeterminism,
-        mutants: opts.mutant,
-        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
-        ...(opts.profile === undefined ? {} : { profile: opts.profile }),
-        ...(opts.trace === undefined ? {} : { trace: opts.trace }),
-      };
-      exit(runCommand(options, version, print, printError));
-    });
+    .action(
+      (
+        file: string | undefined,
+        opts: { seed?: number; profile?: KernelProfile; mutant: KernelMutant[]; json: boolean; trace?: string; checkDeterminism: boolean },
+      ) => {
+        const scenario = file ?? flagshipPath();
+        const options = {
+          file: scenario,
+          json: opts.json,
+          checkDeterminism: opts.checkDeterminism,
+          mutants: opts.mutant,
+          ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+          ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+          ...(opts.trace === undefined ? {} : { trace: opts.trace }),
+        };
+        exit(runCommand(options, version, print, printError));
+      },
+    );
   program
     .command("demo")
     .description("run the built-in engine demonstration: six DMA engines sharing a link, replayed to show determinism")
@@ -164,6 +172,63 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .action((files: string[], opts: Omit<Parameters<typeof perfCommand>[0], "files">) => {
       exit(perfCommand({ ...opts, files }, print, printError));
     });
+  program
+    .command("explore")
+    .description("sweep seeds of a scenario (on worker threads with --jobs); write a replay capsule per failing seed and a summary")
+    .argument("<scenario>", "a scenario file (JSON or YAML)")
+    .requiredOption("--seeds <A..B>", "the seeds to run, both ends included")
+    .option("--swarm", "each seed also draws a non-empty subset of the scenario's faults", false)
+    .option("--jobs <n>", "worker threads (1: run in this thread)", toInt, 1)
+    .option("--shard <i/n>", "run only shard i of n: the seeds s with (s - A) mod n = i - 1")
+    .option("--stop-on-first", "stop at the first (lowest) failing seed", false)
+    .option("--out <dir>", "write capsule-<seed>.json per failing seed and summary.json into DIR")
+    .option("--profile <name>", `kernel profile: ${KERNEL_PROFILES.join(", ")}`, parseKernelProfile)
+    .option("--mutant <name>", `a bug mutant (repeatable): ${KERNEL_MUTANTS.join(", ")}`, collectMutant, [] as KernelMutant[])
+    .option("--check-determinism", "run each seed twice and report the first diverging event", false)
+    .option("--json", "print the summary as JSON", false)
+    .action(
+      (
+        file: string,
+        opts: {
+          seeds: string;
+          swarm: boolean;
+          jobs: number;
+          shard?: string;
+          stopOnFirst: boolean;
+          out?: string;
+          profile?: KernelProfile;
+          mutant: KernelMutant[];
+          checkDeterminism: boolean;
+          json: boolean;
+        },
+      ) => {
+        const { mutant, shard, out, profile, ...rest } = opts;
+        const options = {
+          ...rest,
+          file,
+          mutants: mutant,
+          ...(shard === undefined ? {} : { shard }),
+          ...(out === undefined ? {} : { out }),
+          ...(profile === undefined ? {} : { profile }),
+        };
+        const progress = { isTTY: process.stderr.isTTY === true, write: (text: string) => void process.stderr.write(text) };
+        exit(exploreCommand(options, version, { print, printError, progress }));
+      },
+    );
+  program
+    .command("replay")
+    .description("rerun a replay capsule: reproduced bit for bit, or exactly how it differs")
+    .argument("<capsule>", "a capsule written by explore or shrink")
+    .option("--json", "print the comparison as JSON", false)
+    .action((file: string, opts: { json: boolean }) => exit(replayCommand({ file, json: opts.json }, version, print, printError)));
+  program
+    .command("shrink")
+    .description("reduce a failing capsule's faults and workload to a minimal run that still breaks the same invariant; write it as a YAML scenario")
+    .argument("<capsule>", "a failing capsule")
+    .option("-o, --output <file>", "the scenario to write (default: <capsule>-shrunk.yaml); its capsule goes beside it")
+    .action((file: string, opts: { output?: string }) =>
+      exit(shrinkCommand({ file, ...(opts.output === undefined ? {} : { output: opts.output }) }, version, print, printError)),
+    );
   program
     .command("schema")
     .description("print the JSON Schema of an input file, for editors and validators")

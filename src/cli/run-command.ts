@@ -61,7 +61,16 @@ function humanReport(o: RunCommandOptions, scenario: Scenario, r: RunResult, ver
     ...r.workloads.map((w) => `program  ${w}`),
   ];
   if (r.faults.length > 0) {
-    const rows = r.faults.map((f) => [f.fault, f.target, formatTime(f.atPs), f.result, String(f.revoked), String(f.refused), String(f.failedWrs), f.affected ? "yes" : "no"]);
+    const rows = r.faults.map((f) => [
+      f.fault,
+      f.target,
+      formatTime(f.atPs),
+      f.result,
+      String(f.revoked),
+      String(f.refused),
+      String(f.failedWrs),
+      f.affected ? "yes" : "no",
+    ]);
     lines.push(
       "",
       renderTable(
@@ -101,7 +110,11 @@ function humanReport(o: RunCommandOptions, scenario: Scenario, r: RunResult, ver
   const expected = expectedVerdict(scenario, r);
   if (expected !== undefined) {
     const what = `${expected.verdict}${expected.invariant ? ` (${expected.invariant})` : ""}`;
-    lines.push(meetsExpectation(scenario, r) ? `as expected: the scenario expects ${what} under this kernel.` : `UNEXPECTED: the scenario expects ${what} under this kernel.`);
+    lines.push(
+      meetsExpectation(scenario, r)
+        ? `as expected: the scenario expects ${what} under this kernel.`
+        : `UNEXPECTED: the scenario expects ${what} under this kernel.`,
+    );
   }
   return lines.join("\n");
 }
@@ -131,7 +144,13 @@ export function runCommand(o: RunCommandOptions, version: string, print: (text: 
   const determinism = o.checkDeterminism ? checkDeterminism(loaded.loaded, options) : undefined;
   const scenario = loaded.loaded.scenario;
   if (o.json) {
-    print(JSON.stringify({ ...result, p2psim: version, ...(determinism ? { deterministic: determinism.deterministic, divergence: determinism.divergence ?? null } : {}) }, null, 2));
+    print(
+      JSON.stringify(
+        { ...result, p2psim: version, ...(determinism ? { deterministic: determinism.deterministic, divergence: determinism.divergence ?? null } : {}) },
+        null,
+        2,
+      ),
+    );
   } else {
     print(humanReport(o, scenario, result, version));
     if (determinism) {

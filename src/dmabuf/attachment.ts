@@ -20,9 +20,11 @@ import type { SgTable } from "./map.js";
 
 declare module "./dma-buf.js" {
   interface DmaBufTraceKinds {
-    attach: { buf: string; attach: number; importer: string; dynamic: boolean; peer2peer: boolean };
+    /** `revocable`: {@link dmaBufAttachRevocable} (I4); `importerId`: the importer's resv holder name (I13). */
+    attach: { buf: string; attach: number; importer: string; dynamic: boolean; peer2peer: boolean; revocable: boolean; importerId: string };
     "attach.refused": { buf: string; importer: string; errno: Errno };
-    detach: { buf: string; attach: number; importer: string };
+    /** `importerId`: the importer's resv holder name, which must not hold the resv here (I13). */
+    detach: { buf: string; attach: number; importer: string; importerId: string };
     pin: { buf: string; attach: number; importer: string };
     "pin.refused": { buf: string; attach: number; importer: string; errno: Errno };
     unpin: { buf: string; attach: number; importer: string };
@@ -108,7 +110,14 @@ export function dmaBufAttach<P>(buf: DmaBuf<P>, importer: PciFunction, importerO
     return { ok: false, errno };
   }
   buf.attachmentList.push(attach);
-  buf.engine.trace.emit("dmabuf", "attach", { ...attach.traceFields(), dynamic: attach.dynamic, peer2peer: attach.peer2peer });
+  const revocable = dmaBufAttachRevocable(attach);
+  buf.engine.trace.emit("dmabuf", "attach", {
+    ...attach.traceFields(),
+    dynamic: attach.dynamic,
+    peer2peer: attach.peer2peer,
+    revocable,
+    importerId: importer.id,
+  });
   return { ok: true, value: attach };
 }
 
@@ -127,7 +136,7 @@ export function dmaBufDetach<P>(attach: DmaBufAttachment<P>): void {
   buf.attachmentList.splice(buf.attachmentList.indexOf(attach), 1);
   attach.attached = false;
   buf.ops.detach?.(buf, attach);
-  buf.engine.trace.emit("dmabuf", "detach", attach.traceFields());
+  buf.engine.trace.emit("dmabuf", "detach", { ...attach.traceFields(), importerId: attach.importer.id });
 }
 
 /**

@@ -18,7 +18,23 @@ import type { Errno, Result } from "./errno.js";
 
 declare module "./dma-buf.js" {
   interface DmaBufTraceKinds {
-    map: { buf: string; attach: number; importer: string; nents: number; bytes: number };
+    /**
+     * `sg`: the list as `[dmaAddress, length]` pairs. For a phys_vec list (VFIO's exporter) also
+     * `ranges` (`[paddr, len]`), `mapKind` and the provider BAR's CPU and bus addresses as the
+     * topology has them — not the provider's `busOffset`, so a wrong offset (E27) shows (I11, I14).
+     */
+    map: {
+      buf: string;
+      attach: number;
+      importer: string;
+      nents: number;
+      bytes: number;
+      sg: number[][];
+      ranges?: number[][];
+      mapKind?: string;
+      barCpuAddress?: number;
+      barBusAddress?: number;
+    };
     "map.refused": { buf: string; attach: number; importer: string; errno: Errno };
     unmap: { buf: string; attach: number; importer: string };
   }
@@ -88,7 +104,19 @@ export function dmaBufMapAttachment<P>(attach: DmaBufAttachment<P>): Result<SgTa
   sgTableAssertValid(sgt, buf.size, `map of ${buf.name} for ${attach.importer.label}`);
   assert(!attach.sgts.includes(sgt), "the exporter returned a scatter list that is already mapped");
   attach.sgts.push(sgt);
-  buf.engine.trace.emit("dmabuf", "map", { ...attach.traceFields(), nents: sgt.entries.length, bytes: buf.size });
+  const sg = sgt.entries.map((e) => [e.dmaAddress, e.length]);
+  const origin = sgt instanceof DmaBufDma ? sgt.origin : undefined;
+  const bar = origin?.provider.fn.bars.find((b) => b.index === origin.provider.barIndex);
+  const physVec =
+    origin === undefined
+      ? {}
+      : {
+          ranges: origin.ranges.map((r) => [r.paddr, r.len]),
+          mapKind: (sgt as DmaBufDma).kind,
+          barCpuAddress: bar?.cpuAddress ?? 0,
+          barBusAddress: bar?.busAddress ?? 0,
+        };
+  buf.engine.trace.emit("dmabuf", "map", { ...attach.traceFields(), nents: sgt.entries.length, bytes: buf.size, sg, ...physVec });
   return result;
 }
 
@@ -177,6 +205,8 @@ export class DmaBufDma implements SgTable {
     readonly size: number,
     /** The IOVA range, for kind "iova". */
     readonly iova: { readonly dmaIommu: DmaIommu; readonly domain: string; readonly start: number } | undefined,
+    /** What it was built from: the exporter's ranges and provider (for the trace). */
+    readonly origin?: { readonly ranges: readonly PhysVec[]; readonly provider: P2pdmaProvider },
   ) {}
 }
 
@@ -257,7 +287,7 @@ export function dmaBufPhysVecToSgt(
   let dma: DmaBufDma;
   if (mapType === "bus-addr") {
     for (const range of ranges) fillSgEntry(entries, range.paddr + provider.busOffset, range.len, chunkBytes);
-    dma = new DmaBufDma(entries, "bus-addr", client, size, undefined);
+    dma = new DmaBufDma(entries, "bus-addr", client, size, undefined, { ranges, provider });
   } else if (mapType === "thru-host-bridge" && options.iommu !== undefined) {
     const dmaIommu = options.iommu;
     const domain = dmaIommu.iommu.domainOf(client.id);
@@ -273,7 +303,7 @@ export function dmaBufPhysVecToSgt(
     }
     assert(mappedLen === size, "IOVA mapped length must equal the buffer size (E15, I14)");
     fillSgEntry(entries, start, mappedLen, chunkBytes);
-    dma = new DmaBufDma(entries, "iova", client, size, { dmaIommu, domain, start });
+    dma = new DmaBufDma(entries, "iova", client, size, { dmaIommu, domain, start }, { ranges, provider });
   } else if (mapType === "thru-host-bridge") {
     const maskBits = options.dmaMaskBits ?? 64;
     for (const range of ranges) {
@@ -281,7 +311,7 @@ export function dmaBufPhysVecToSgt(
       if (maskBits < 53 && range.paddr + range.len > 2 ** maskBits) return { ok: false, errno: "ENOMEM" };
       fillSgEntry(entries, range.paddr, range.len, chunkBytes);
     }
-    dma = new DmaBufDma(entries, "direct", client, size, undefined);
+    dma = new DmaBufDma(entries, "direct", client, size, undefined, { ranges, provider });
   } else {
     return { ok: false, errno: "EINVAL" };
   }

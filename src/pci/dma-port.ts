@@ -46,6 +46,28 @@ interface Deferred {
 
 const PASS: RootComplexOutcome = { ok: true, delayPs: 0, mmio: false };
 
+/**
+ * A {@link BusPath} copied into one class, so that every TLP's `path` has one hidden class. The
+ * bus builds its paths by spreading, and as a run's routes are created V8 gives those objects
+ * several hidden classes in turn; the fabric reads `path.kinds` and `path.links` at every hop, and
+ * once those reads had seen five classes they went megamorphic (a hash-table probe per read).
+ */
+class StablePath implements BusPath {
+  readonly hops: BusPath["hops"];
+  readonly kinds: BusPath["kinds"];
+  readonly links: BusPath["links"];
+  readonly expressAt: BusPath["expressAt"];
+  readonly route: BusRoute;
+
+  constructor(path: BusPath) {
+    this.hops = path.hops;
+    this.kinds = path.kinds;
+    this.links = path.links;
+    this.expressAt = path.expressAt;
+    this.route = path.route;
+  }
+}
+
 /** The requester. Created by {@link DmaBus.port} (or the bus's `cpu`). */
 export class DmaPort implements TlpOwner {
   /** `nic0`, or `cpu`. */
@@ -61,6 +83,13 @@ export class DmaPort implements TlpOwner {
   /** Routes of 4 KiB pages no page table can re-route (bounded: cleared when it grows past 4,096). */
   private readonly staticRoutes = new Map<number, BusRoute>();
   private opsInFlight = 0;
+  /** {@link StablePath}s by the bus's path, and the last one asked for (consecutive TLPs mostly share a path). */
+  private readonly stablePaths = new Map<BusPath, StablePath>();
+  private lastPath: BusPath | undefined = undefined;
+  private lastStable: StablePath | undefined = undefined;
+  /** The last page {@link routeAt} looked up, and its route (a write's TLPs share a page). */
+  private lastPage = -1;
+  private lastPageRoute: BusRoute | undefined = undefined;
   /** TLPs this port and its completers have created (requests, completions, refusals). */
   tlps = 0;
   /**
@@ -153,12 +182,19 @@ export class DmaPort implements TlpOwner {
   /** The route of a TLP to `address`: cached per 4 KiB page while no page table can change it. */
   private routeAt(address: number): BusRoute {
     const page = Math.floor(address / PAGE_4K);
+    if (page === this.lastPage) return this.lastPageRoute as BusRoute;
     const known = this.staticRoutes.get(page);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.lastPage = page;
+      this.lastPageRoute = known;
+      return known;
+    }
     const route = this.bus.routeOf(this.fn, address);
     if (this.bus.routeIsStatic(this.fn, address)) {
       if (this.staticRoutes.size >= 4096) this.staticRoutes.clear();
       this.staticRoutes.set(page, route);
+      this.lastPage = page;
+      this.lastPageRoute = route;
     }
     return route;
   }
@@ -192,11 +228,24 @@ export class DmaPort implements TlpOwner {
       lastOfRequest: last,
       lastOfOp: last,
       status,
-      path,
+      path: this.stable(path),
       owner: this,
       hopIndex: 0,
       tailPs: Number.NaN,
     };
+  }
+
+  /** The {@link StablePath} of `path`. */
+  private stable(path: BusPath): StablePath {
+    if (path === this.lastPath) return this.lastStable as StablePath;
+    let stable = this.stablePaths.get(path);
+    if (stable === undefined) {
+      stable = new StablePath(path);
+      this.stablePaths.set(path, stable);
+    }
+    this.lastPath = path;
+    this.lastStable = stable;
+    return stable;
   }
 
   /** Accounts `bytes` of operation `op`; the last byte ends it. */

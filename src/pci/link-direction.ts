@@ -97,6 +97,12 @@ export class LinkDirection {
   private returnCount = 0;
   private readonly returnDelayPs: number;
   /**
+   * `config.latencyPs` and `config.cutThroughPs`, copied: configs are built with optional fields,
+   * so they come in several hidden classes, and reading them per TLP was a polymorphic load.
+   */
+  private readonly latencyPs: number;
+  private readonly cutThroughPs: number | undefined;
+  /**
    * Set by the fabric: offered each TLP at transmission with the time its receiver can hand it on;
    * returns true when the fabric forwarded it itself (then no arrival event is scheduled here).
    */
@@ -115,6 +121,8 @@ export class LinkDirection {
     // Arrivals are scheduled in sending order, and a link's arrival times never decrease: a FIFO lane.
     this.arrive = engine.fifoHandler(() => this.onArrival(), `${config.name}.arrive`);
     this.returnDelayPs = config.credits?.returnDelayPs ?? 0;
+    this.latencyPs = config.latencyPs;
+    this.cutThroughPs = config.cutThroughPs;
     if (config.credits) {
       CREDIT_CLASSES.forEach((cls, i) => {
         const advertised = advertisedFor(config.credits as LinkCredits, cls);
@@ -160,14 +168,14 @@ export class LinkDirection {
     this.counters.wireBytes += tlp.wireBytes;
     this.counters.payloadBytes += tlp.payloadBytes;
     this.counters.busyPs += serializationPs;
-    const tailPs = this.busyUntilPs + this.config.latencyPs;
+    const tailPs = this.busyUntilPs + this.latencyPs;
     tlp.tailPs = tailPs;
     if (limited) {
       // The receiver frees the buffer as the last byte arrives; the sender learns it one UpdateFC later.
       this.pushReturn(tailPs + this.returnDelayPs, cls, data);
     }
-    const cutThrough = this.config.cutThroughPs;
-    const handOverPs = cutThrough === undefined ? tailPs : start + this.config.latencyPs + cutThrough;
+    const cutThrough = this.cutThroughPs;
+    const handOverPs = cutThrough === undefined ? tailPs : start + this.latencyPs + cutThrough;
     if (this.express?.(tlp, handOverPs)) {
       this.counters.tlpsDelivered++;
       return;

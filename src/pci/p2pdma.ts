@@ -14,12 +14,45 @@
  * non-PCI clients, so `find_parent_pci_dev` and the "not a PCI device" failures do not arise.
  */
 import { assert } from "../fabric/assert.js";
+import type { TraceBus } from "../fabric/trace.js";
+import { cpuSupportsP2pdma, hostBridgeWhitelist } from "./host-bridge-allowlist.js";
 import type { Bdf } from "./ids.js";
 import type { P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
 import { calcMapTypeAndDist, type P2pdmaResult } from "./p2pdma-walk.js";
 import type { PciFunction, Topology } from "./topology.js";
 
 export type { P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
+
+declare module "../fabric/trace.js" {
+  interface TraceKinds {
+    p2pdma: {
+      /**
+       * A map-type answer of a {@link P2pdma} with a trace attached (one per lookup, never per TLP).
+       * `query`: `map_type` (`pci_p2pdma_map_type`), `calc` (a distance computation, which also
+       * stores) or `fresh` (model-only recomputation, not stored). `source`: `cache` when the
+       * answer was read from the provider's cache, else `computed`. `stored`: the answer was
+       * written to the cache. For a computed answer the walk's facts follow: the nearest common
+       * upstream bridge (null when none), the counted nodes with RR/CR/EC, and whether the CURRENT
+       * kernel's host-bridge rule (AMD Zen, else the allow list) would allow the pair, whatever
+       * the profile [kernel.md §a.3, §a.4]; all three are null for a cache read.
+       */
+      "map-type": {
+        provider: string;
+        client: string;
+        clientIdx: number;
+        query: "map_type" | "calc" | "fresh";
+        source: "cache" | "computed";
+        stored: boolean;
+        mapType: PciP2pdmaMapType;
+        profile: P2pdmaProfile;
+        commonUpstream: string | null;
+        acsRedirect: string[] | null;
+        hostBridgeAllowed: boolean | null;
+      };
+    };
+  }
+}
+
 export { calcMapTypeAndDist, type P2pdmaReason, type P2pdmaResult, pciBridgeHasAcsRedir, reasonData } from "./p2pdma-walk.js";
 
 /** `struct p2pdma_provider`: one memory BAR of a device, offered as P2P memory [§a.1]. */
@@ -190,6 +223,8 @@ export function p2pmemFindMany(
  */
 export class P2pdma {
   private readonly mapTypes = new Map<PciFunction, Map<number, PciP2pdmaMapType>>();
+  /** Where answers are published as `p2pdma/map-type` (for the I9 and I12 monitors); none by default. */
+  trace: TraceBus | undefined = undefined;
 
   constructor(
     readonly topology: Topology,
@@ -202,7 +237,12 @@ export class P2pdma {
    * @returns the map type, distance and reason.
    */
   calc(provider: PciFunction, client: PciFunction): P2pdmaResult {
+    return this.calcAs(provider, client, "calc");
+  }
+
+  private calcAs(provider: PciFunction, client: PciFunction, query: "map_type" | "calc"): P2pdmaResult {
     const result = calcMapTypeAndDist(provider, client, this.topology, this.profile);
+    this.publish(provider, client, query, result, this.profile === "current");
     if (this.profile === "current") {
       let cache = this.mapTypes.get(provider);
       if (cache === undefined) {
@@ -222,9 +262,43 @@ export class P2pdma {
    * @returns the map type; never the internal "unknown".
    */
   mapType(provider: PciFunction, client: PciFunction, options: { readonly fresh?: boolean } = {}): PciP2pdmaMapType {
-    if (options.fresh === true) return calcMapTypeAndDist(provider, client, this.topology, this.profile).mapType;
+    if (options.fresh === true) {
+      const result = calcMapTypeAndDist(provider, client, this.topology, this.profile);
+      this.publish(provider, client, "fresh", result, false);
+      return result.mapType;
+    }
     const cached: MapTypeOrUnknown = this.cached(provider, client) ?? "unknown";
-    return known(cached === "unknown" ? this.calc(provider, client).mapType : cached);
+    if (cached === "unknown") return known(this.calcAs(provider, client, "map_type").mapType);
+    this.publish(provider, client, "map_type", cached, false);
+    return known(cached);
+  }
+
+  /** Publishes one answer: a computed result with the walk's facts, or a cached map type. */
+  private publish(
+    provider: PciFunction,
+    client: PciFunction,
+    query: "map_type" | "calc" | "fresh",
+    answer: P2pdmaResult | PciP2pdmaMapType,
+    stored: boolean,
+  ): void {
+    const trace = this.trace;
+    if (trace === undefined) return;
+    const base = { provider: provider.label, client: client.label, clientIdx: mapTypesIdx(client), query, stored, profile: this.profile };
+    if (typeof answer === "string") {
+      trace.emit("p2pdma", "map-type", { ...base, source: "cache", mapType: answer, commonUpstream: null, acsRedirect: null, hostBridgeAllowed: null });
+      return;
+    }
+    const platform = this.topology.platform;
+    const hostBridgeAllowed = cpuSupportsP2pdma(platform) || hostBridgeWhitelist(provider.hostBridge, client.hostBridge).allowed;
+    const { commonUpstream, acsRedirect } = answer.reason;
+    trace.emit("p2pdma", "map-type", {
+      ...base,
+      source: "computed",
+      mapType: answer.mapType,
+      commonUpstream: commonUpstream ?? null,
+      acsRedirect: [...acsRedirect],
+      hostBridgeAllowed,
+    });
   }
 
   /** The cached answer for a pair, or undefined when none was stored (what the kernel reads as UNKNOWN). */

@@ -305,3 +305,50 @@ function bit(i: number): bigint {
 function assertIndex(i: number): void {
   assert(Number.isInteger(i) && i >= 0 && i <= 0xffff_ffff, "slot index is an unsigned int");
 }
+
+/** One `UVERBS_ATTR_BUFFERS` descriptor as the create events show it (u64s as decimal strings). */
+export type UmemListTraceDesc = { index: number; type: number; reserved: number; addr: string; length: string };
+
+/** What `cq.create` and `qp.create` say about their list, for the umem_list monitors (I17, I18, I20). */
+export interface UmemListTraceFields {
+  /** `count`: the list's slots. */
+  slots: number;
+  /** Slots marked provided / loaded, ascending. */
+  provided: number[];
+  loaded: number[];
+  /** The descriptors user space passed, in array order (decoded from the attribute bytes). */
+  descriptors: UmemListTraceDesc[];
+}
+
+/**
+ * The create events' view of a list and the attribute it was built from.
+ * @param list the object's list.
+ * @param attrBytes the `UVERBS_ATTR_BUFFERS` bytes (valid: the list was built from them), or undefined.
+ */
+export function umemListTraceFields(list: UmemList, attrBytes: Uint8Array | undefined): UmemListTraceFields {
+  const descriptors: UmemListTraceDesc[] = [];
+  const count = attrBytes === undefined ? 0 : Math.floor(attrBytes.byteLength / IB_UVERBS_BUFFER_DESC_SIZE);
+  for (let k = 0; k < count && attrBytes !== undefined; k++) {
+    const d = decodeBufferDesc(attrBytes, k * IB_UVERBS_BUFFER_DESC_SIZE);
+    descriptors.push({ index: d.index, type: d.type, reserved: d.reserved, addr: d.addr.toString(), length: d.length.toString() });
+  }
+  return { slots: list.count, provided: bitList(list.provided), loaded: bitList(list.loaded), descriptors };
+}
+
+/**
+ * The names of the umems one command created on `device` (numbered from `first`, the context's
+ * `umemCount` when the command began): what a failed create's event lists, so that a monitor can
+ * tell which umems the failure must have released (I16, I17). A number whose get failed names no
+ * umem (no `umem.get` was traced for it).
+ */
+export function umemNamesSince(deviceLabel: string, first: number, next: number): string[] {
+  const names: string[] = [];
+  for (let n = first; n < next; n++) names.push(`${deviceLabel}/umem#${n}`);
+  return names;
+}
+
+function bitList(bits: bigint): number[] {
+  const out: number[] = [];
+  for (let i = 0; bits >> BigInt(i) !== 0n; i++) if ((bits >> BigInt(i)) & 1n) out.push(i);
+  return out;
+}

@@ -29,14 +29,30 @@ import type { Errno, Result } from "../dmabuf/errno.js";
 import { assert } from "../fabric/assert.js";
 import { IB_ACCESS_LOCAL_WRITE, type Umem } from "./buffer-desc.js";
 import type { CqLegacyBufferAttrs } from "./umem-buffer-attr-v8.js";
-import { ibUmemListCreate, type UmemList, type UmemListOptions } from "./umem-list.js";
+import { ibUmemListCreate, type UmemList, type UmemListOptions, type UmemListTraceFields, umemListTraceFields, umemNamesSince } from "./umem-list.js";
 import type { IbDevice } from "./verbs-device.js";
 
 declare module "./umem.js" {
   interface RdmaTraceKinds {
-    "cq.create": { cq: string; path: IbCqPath; buf: string; dbr: string; entries: number };
-    /** Creation failed at `step`; `leaked` is true when mutant E20 left the list pinned. */
-    "cq.create.failed": { device: string; step: string; errno: Errno; leaked: boolean };
+    /**
+     * `legacy`: the buffer the legacy attributes named; `bufSize`/`dbrSize`: the bytes the driver
+     * asked of its buffer and doorbell record (I18); the list's slots, bits and descriptors (I17, I20).
+     */
+    "cq.create": {
+      cq: string;
+      path: IbCqPath;
+      buf: string;
+      dbr: string;
+      entries: number;
+      legacy: "none" | "va" | "fd";
+      bufSize: number;
+      dbrSize: number;
+    } & UmemListTraceFields;
+    /**
+     * Creation failed at `step`; `leaked` is true when mutant E20 left the list pinned. `umems`:
+     * every umem the command created, all of which must be released by now (I16, I17).
+     */
+    "cq.create.failed": { device: string; step: string; errno: Errno; leaked: boolean; umems: string[] };
     "cq.destroy": { cq: string };
     "cq.destroy.failed": { cq: string; errno: Errno };
     "cq.resize": { cq: string; buf: string; entries: number };
@@ -132,13 +148,15 @@ export function cqLegacyBufferRule(legacy: CqLegacyBufferAttrs, createCqUmem: bo
  * @returns the CQ; or the first errno, with everything pinned released (except under `e20`).
  */
 export function ibCreateCq(device: IbDevice, args: IbCreateCqArgs, options: IbCqOptions = {}): Result<IbCq> {
+  const first = device.ctx.umemCount;
+  const failed = (step: string, errno: Errno, leaked: boolean) => createFailed(device, first, step, errno, leaked);
   const created = ibUmemListCreate(args.buffers, UVERBS_BUF_CQ_MAX, device.pinner, options.list);
-  if (!created.ok) return failed(device, "umem_list", created.errno, false);
+  if (!created.ok) return failed("umem_list", created.errno, false);
   const list = created.value;
   const early = (step: string, errno: Errno): Result<IbCq> => {
     const leaked = options.e20 === true;
     if (!leaked) list.release();
-    return failed(device, step, errno, leaked);
+    return failed(step, errno, leaked);
   };
   const legacy = args.legacy ?? {};
   const rule = cqLegacyBufferRule(legacy, device.caps.createCqUmem);
@@ -154,16 +172,16 @@ export function ibCreateCq(device: IbDevice, args: IbCreateCqArgs, options: IbCq
   const driver = mlx5CreateCqUser(cq, args.ucmd);
   if (!driver.ok) {
     list.release();
-    return failed(device, "driver", driver.errno, false);
+    return failed("driver", driver.errno, false);
   }
   const consumed = list.checkConsumed();
   if (!consumed.ok) {
     mlx5DestroyCq(cq);
     cq.destroyed = true;
     list.release();
-    return failed(device, "consumed", consumed.errno, false);
+    return failed("consumed", consumed.errno, false);
   }
-  return { ok: true, value: traceCreated(cq) };
+  return { ok: true, value: traceCreated(cq, rule.value, args.buffers) };
 }
 
 /**
@@ -172,15 +190,16 @@ export function ibCreateCq(device: IbDevice, args: IbCreateCqArgs, options: IbCq
  * @returns the CQ; or ENOMEM (list allocation, injected) or the driver's errno, nothing pinned.
  */
 export function ibCreateCqWrite(device: IbDevice, args: Pick<IbCreateCqArgs, "entries" | "ucmd">, options: IbCqOptions = {}): Result<IbCq> {
+  const first = device.ctx.umemCount;
   const created = ibUmemListCreate(undefined, UVERBS_BUF_CQ_MAX, device.pinner, options.list);
-  if (!created.ok) return failed(device, "umem_list", created.errno, false);
+  if (!created.ok) return createFailed(device, first, "umem_list", created.errno, false);
   const cq = new IbCq(device, "write", args.entries, created.value);
   const driver = mlx5CreateCqUser(cq, args.ucmd);
   if (!driver.ok) {
     created.value.release();
-    return failed(device, "driver", driver.errno, false);
+    return createFailed(device, first, "driver", driver.errno, false);
   }
-  return { ok: true, value: traceCreated(cq) };
+  return { ok: true, value: traceCreated(cq, "none", undefined) };
 }
 
 /**
@@ -272,13 +291,24 @@ function entriesValid(device: IbDevice, entries: number): boolean {
   return Number.isSafeInteger(entries) && entries >= 1 && entries <= device.caps.cqEntriesMax;
 }
 
-function traceCreated(cq: IbCq): IbCq {
-  const fields = { cq: cq.name, path: cq.path, buf: cq.buf?.name ?? "", dbr: cq.dbr?.name ?? "", entries: cq.entries };
+function traceCreated(cq: IbCq, legacy: "none" | "va" | "fd", buffers: Uint8Array | undefined): IbCq {
+  const fields = {
+    cq: cq.name,
+    path: cq.path,
+    buf: cq.buf?.name ?? "",
+    dbr: cq.dbr?.name ?? "",
+    entries: cq.entries,
+    legacy,
+    bufSize: cq.entries * cq.device.caps.cqeSize,
+    dbrSize: MLX5_DBR_SIZE,
+    ...umemListTraceFields(cq.umemList, buffers),
+  };
   cq.device.engine.trace.emit("rdma", "cq.create", fields);
   return cq;
 }
 
-function failed(device: IbDevice, step: string, errno: Errno, leaked: boolean): Result<IbCq> {
-  device.engine.trace.emit("rdma", "cq.create.failed", { device: device.name, step, errno, leaked });
+function createFailed(device: IbDevice, first: number, step: string, errno: Errno, leaked: boolean): Result<IbCq> {
+  const umems = umemNamesSince(device.fn.label, first, device.ctx.umemCount);
+  device.engine.trace.emit("rdma", "cq.create.failed", { device: device.name, step, errno, leaked, umems });
   return { ok: false, errno };
 }

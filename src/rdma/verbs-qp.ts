@@ -24,15 +24,19 @@
 import type { Errno, Result } from "../dmabuf/errno.js";
 import { assert } from "../fabric/assert.js";
 import { IB_ACCESS_LOCAL_WRITE, type Umem } from "./buffer-desc.js";
-import { ibUmemListCreate, type UmemList, type UmemListOptions } from "./umem-list.js";
-import { type IbCq, loadDbr } from "./verbs-cq.js";
+import { ibUmemListCreate, type UmemList, type UmemListOptions, type UmemListTraceFields, umemListTraceFields, umemNamesSince } from "./umem-list.js";
+import { type IbCq, loadDbr, MLX5_DBR_SIZE } from "./verbs-cq.js";
 import type { IbPd } from "./verbs-pd.js";
 
 declare module "./umem.js" {
   interface RdmaTraceKinds {
-    "qp.create": { qp: string; pd: string; sendCq: string; recvCq: string; buf: string; dbr: string };
-    /** Creation failed at `step`; `leaked` is true when mutant E20 left the list pinned. */
-    "qp.create.failed": { device: string; step: string; errno: Errno; leaked: boolean };
+    /** `bufSize`/`dbrSize`: the bytes the driver asked (I18); the list's slots, bits and descriptors (I17, I20). */
+    "qp.create": { qp: string; pd: string; sendCq: string; recvCq: string; buf: string; dbr: string; bufSize: number; dbrSize: number } & UmemListTraceFields;
+    /**
+     * Creation failed at `step`; `leaked` is true when mutant E20 left the list pinned. `umems`:
+     * every umem the command created, all of which must be released by now (I16, I17).
+     */
+    "qp.create.failed": { device: string; step: string; errno: Errno; leaked: boolean; umems: string[] };
     "qp.destroy": { qp: string };
     /** Mutant E19: the list was released a second time; `umems` would have been freed twice (I16). */
     "qp.umem_list.double_free": { qp: string; umems: readonly string[] };
@@ -124,6 +128,8 @@ export function ibCreateQp(args: IbCreateQpArgs, options: IbQpOptions = {}): Res
   const { pd, sendCq, recvCq } = args;
   const device = pd.device;
   assert(!pd.deallocated && !sendCq.destroyed && !recvCq.destroyed, "QP create on a freed PD or CQ");
+  const first = device.ctx.umemCount;
+  const failed = (p: IbPd, step: string, errno: Errno, leaked: boolean) => createFailed(p, first, step, errno, leaked);
   const created = ibUmemListCreate(args.buffers, UVERBS_BUF_QP_MAX, device.pinner, options.list);
   if (!created.ok) return failed(pd, "umem_list", created.errno, false);
   const list = created.value;
@@ -149,7 +155,8 @@ export function ibCreateQp(args: IbCreateQpArgs, options: IbQpOptions = {}): Res
     if (options.e19 === true) releaseAgain(qp);
     return failed(pd, "consumed", consumed.errno, false);
   }
-  const fields = { qp: qp.name, pd: pd.name, sendCq: sendCq.name, recvCq: recvCq.name, buf: qp.buf?.name ?? "", dbr: qp.dbr?.name ?? "" };
+  const names = { qp: qp.name, pd: pd.name, sendCq: sendCq.name, recvCq: recvCq.name, buf: qp.buf?.name ?? "", dbr: qp.dbr?.name ?? "" };
+  const fields = { ...names, bufSize: args.bufSize, dbrSize: MLX5_DBR_SIZE, ...umemListTraceFields(list, args.buffers) };
   device.engine.trace.emit("rdma", "qp.create", fields);
   return { ok: true, value: qp };
 }
@@ -221,7 +228,8 @@ function releaseAgain(qp: IbQp): void {
   qp.pd.device.engine.trace.emit("rdma", "qp.umem_list.double_free", { qp: qp.name, umems });
 }
 
-function failed(pd: IbPd, step: string, errno: Errno, leaked: boolean): Result<IbQp> {
-  pd.device.engine.trace.emit("rdma", "qp.create.failed", { device: pd.device.name, step, errno, leaked });
+function createFailed(pd: IbPd, first: number, step: string, errno: Errno, leaked: boolean): Result<IbQp> {
+  const umems = umemNamesSince(pd.device.fn.label, first, pd.device.ctx.umemCount);
+  pd.device.engine.trace.emit("rdma", "qp.create.failed", { device: pd.device.name, step, errno, leaked, umems });
   return { ok: false, errno };
 }

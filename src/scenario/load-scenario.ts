@@ -7,7 +7,6 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parseDocument } from "yaml";
 import { importTopologyDocument, jsonPathOf, schemaExpectation } from "../io/topology-file.js";
-import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
 import { buildTopology } from "../pci/build-topology.js";
 import type { Topology } from "../pci/topology.js";
 import type { TopologySpec } from "../pci/topology-spec.js";
@@ -15,7 +14,6 @@ import type { Scenario } from "./scenario.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, discriminator: true });
-ajv.addSchema(TOPOLOGY_SCHEMA);
 const validate = ajv.compile<Scenario>(SCENARIO_SCHEMA);
 
 /** A located problem with a scenario file. */

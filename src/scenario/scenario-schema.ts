@@ -8,6 +8,12 @@ import { INVARIANT_IDS } from "../check/monitor.js";
 import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
 import { FAULT_KINDS, KERNEL_MUTANTS, KERNEL_PROFILES, MEASUREMENTS } from "./scenario.js";
 
+/**
+ * The topology schema embedded (without its own identity; its `$defs` lifted beside it, where its
+ * `#/$defs/…` references then resolve), so the file is self-contained for editors offline.
+ */
+const { $id: _id, $schema: _schema, $defs: topologyDefs, ...topologySchema } = TOPOLOGY_SCHEMA;
+
 const label = { type: "string", minLength: 1 };
 const micros = { type: "number", minimum: 0 };
 const positive = { type: "integer", minimum: 1 };
@@ -85,12 +91,13 @@ export const SCENARIO_SCHEMA = {
   type: "object",
   additionalProperties: false,
   required: ["name", "goal", "method", "topology", "exports", "workloads", "budget"],
+  $defs: { ...topologyDefs, topology: topologySchema },
   properties: {
     $schema: { type: "string" },
     name: { type: "string", pattern: "^[a-z0-9][a-z0-9-]*$" },
     goal: { type: "string", minLength: 1 },
     method: { type: "string", minLength: 1 },
-    topology: { anyOf: [{ type: "string", minLength: 1, description: "A topology file, relative to the scenario file" }, { $ref: TOPOLOGY_SCHEMA.$id }] },
+    topology: { anyOf: [{ type: "string", minLength: 1, description: "A topology file, relative to the scenario file" }, { $ref: "#/$defs/topology" }] },
     kernel: {
       type: "object",
       additionalProperties: false,

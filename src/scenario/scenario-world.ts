@@ -60,7 +60,9 @@ export function scenarioWorld(loaded: LoadedScenario, kernel: KernelOptions, see
     if (device === undefined) {
       const fn = topology.find(extra.device);
       if (fn === undefined) throw new Error(`no device ${extra.device}`);
-      device = new VfioPciDevice(rdma.engine, fn, { p2pdma: new P2pdma(topology, kernel.p2pdma), fdTable: rdma.fdTable, options: kernel.vfio });
+      const p2pdma = new P2pdma(topology, kernel.p2pdma);
+      p2pdma.trace = rdma.engine.trace;
+      device = new VfioPciDevice(rdma.engine, fn, { p2pdma, fdTable: rdma.fdTable, options: kernel.vfio });
       device.open();
       devices.set(extra.device, device);
     }

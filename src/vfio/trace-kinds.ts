@@ -15,7 +15,18 @@ export interface VfioTraceKinds {
   "close.begin": { device: string };
   "close.done": { device: string };
   /** A successful `VFIO_DEVICE_FEATURE_DMA_BUF`: the export is linked with its initial `revoked` state (I7). */
-  export: { device: string; buf: string; bar: number; size: number; fd: number; revoked: boolean; memoryEnabled: boolean };
+  /** `ranges`: BAR offsets of the export (I1, I10); `barSize`: its BAR's size (I10). */
+  export: {
+    device: string;
+    buf: string;
+    bar: number;
+    size: number;
+    fd: number;
+    revoked: boolean;
+    memoryEnabled: boolean;
+    ranges: { offset: number; length: number }[];
+    barSize: number;
+  };
   "export.failed": { device: string; step: number; errno: string };
   "memory_lock.down_write": { device: string; holder: string };
   "memory_lock.up_write": { device: string; holder: string };

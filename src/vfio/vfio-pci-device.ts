@@ -233,7 +233,19 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
     const buf = priv.dmabuf;
     const fd = this.fdTable.install(buf);
     if (fd.ok) {
-      const fields = { device: this.label, buf: priv.name, bar: priv.barIndex, size: priv.size, fd: fd.value, revoked: priv.revoked, memoryEnabled };
+      // ranges: BAR offsets, what I1 compares a `pci/tlp`'s `barOffset` with [kernel.md §f I1];
+      // barSize: what I10 checks them against.
+      const fields = {
+        device: this.label,
+        buf: priv.name,
+        bar: priv.barIndex,
+        size: priv.size,
+        fd: fd.value,
+        revoked: priv.revoked,
+        memoryEnabled,
+        ranges: this.barRanges(priv),
+        barSize: this.fn.bars.find((b) => b.index === priv.barIndex)?.sizeBytes ?? 0,
+      };
       this.engine.trace.emit("vfio", "export", fields);
       return fd;
     }
@@ -247,6 +259,12 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
       vfioPciDmaBufFree(priv);
     }
     return failed(fd.errno);
+  }
+
+  /** The export's ranges as offsets in its BAR (`phys_vec` minus the BAR's CPU address). */
+  private barRanges(priv: VfioPciDmaBuf): { offset: number; length: number }[] {
+    const base = this.fn.bars.find((b) => b.index === priv.barIndex)?.cpuAddress ?? 0;
+    return priv.physVec.map(({ paddr, len }) => ({ offset: paddr - base, length: len }));
   }
 
   /** `vfio_device_try_get_registration` after validation saw it available. */

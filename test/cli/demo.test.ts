@@ -10,8 +10,8 @@ const MAIN = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.j
 const p2psim = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
 
 describe("p2psim command", () => {
-  it("runs the demonstration by default, with a verdict and exit code 0", () => {
-    const run = p2psim();
+  it("p2psim demo runs the engine demonstration, with a verdict and exit code 0", () => {
+    const run = p2psim("demo");
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/engine demonstration/);
     expect(run.stdout).toMatch(/^verdict: PASS — replaying seed 1 gave the same fingerprint \([0-9a-f]{16}\)/m);

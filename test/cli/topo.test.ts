@@ -116,7 +116,7 @@ describe("p2psim topo", () => {
   });
 
   it("prints the schema, which matches the committed topology.schema.json", () => {
-    const run = p2psim("schema");
+    const run = p2psim("schema", "topology");
     expect(JSON.parse(run.stdout)).toEqual(TOPOLOGY_SCHEMA);
     expect(JSON.parse(readFileSync(join(ROOT, "topology.schema.json"), "utf8"))).toEqual(TOPOLOGY_SCHEMA);
   });

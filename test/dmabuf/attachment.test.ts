@@ -87,8 +87,8 @@ describe("attach outcomes", () => {
     expect(trace.tuples()).toEqual([
       [0, "dmabuf/export", { buf: "gpu0/bar1", size: GIB, dynamic: false }],
       [0, "dmabuf/attach.refused", { buf: "gpu0/bar1", importer: "nic0", errno: "EOPNOTSUPP" }],
-      [0, "dmabuf/attach", { buf: "gpu0/bar1", attach: 1, importer: "nic0", dynamic: true, peer2peer: true }],
-      [0, "dmabuf/detach", { buf: "gpu0/bar1", attach: 1, importer: "nic0" }],
+      [0, "dmabuf/attach", { buf: "gpu0/bar1", attach: 1, importer: "nic0", dynamic: true, peer2peer: true, revocable: true, importerId: "0000:05:00.0" }],
+      [0, "dmabuf/detach", { buf: "gpu0/bar1", attach: 1, importer: "nic0", importerId: "0000:05:00.0" }],
     ]);
   });
 });

@@ -72,8 +72,8 @@ describe("references", () => {
     expect(() => dmaBufGet(buf)).toThrow("get of released dma-buf b");
     expect(trace.tuples()).toEqual([
       [0, "dmabuf/export", { buf: "b", size: 4096, dynamic: false }],
-      [0, "dmabuf/attach", { buf: "b", attach: 0, importer: "nic0", dynamic: false, peer2peer: false }],
-      [0, "dmabuf/detach", { buf: "b", attach: 0, importer: "nic0" }],
+      [0, "dmabuf/attach", { buf: "b", attach: 0, importer: "nic0", dynamic: false, peer2peer: false, revocable: false, importerId: "0000:05:00.0" }],
+      [0, "dmabuf/detach", { buf: "b", attach: 0, importer: "nic0", importerId: "0000:05:00.0" }],
       [0, "dmabuf/release", { buf: "b" }],
     ]);
   });

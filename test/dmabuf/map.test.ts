@@ -225,7 +225,8 @@ describe("dma_buf_map_attachment", () => {
   it("pins on map for a static importer when the exporter can pin, counts the mapping, and undoes both on unmap", () => {
     const topology = machine(oneSwitch());
     const { engine, trace } = recordedEngine();
-    const buf = barExporter(engine, topology, fn(topology, "gpu0"), 1, { ranges: TWO_RANGES(bar1Of(topology)), policy: "any", pin: true });
+    const ranges = TWO_RANGES(bar1Of(topology));
+    const buf = barExporter(engine, topology, fn(topology, "gpu0"), 1, { ranges, policy: "any", pin: true });
     const nic0 = fn(topology, "nic0");
     const attached = dmaBufAttach(buf, nic0);
     if (!attached.ok) throw new Error("refused");
@@ -242,7 +243,23 @@ describe("dma_buf_map_attachment", () => {
     expect(buf.priv.calls).toEqual(["attach nic0", "pin nic0", "map nic0", "unmap nic0", "unpin nic0", "pin nic0", "map nic0", "unpin nic0"]);
     expect(trace.tuples().slice(2)).toEqual([
       [0, "dmabuf/resv.lock", { buf: "gpu0/bar1", holder: nic0.id }],
-      [0, "dmabuf/map", { buf: "gpu0/bar1", attach: 0, importer: "nic0", nents: 2, bytes: 2 * MIB + 8 * KIB }],
+      [
+        0,
+        "dmabuf/map",
+        {
+          buf: "gpu0/bar1",
+          attach: 0,
+          importer: "nic0",
+          nents: 2,
+          bytes: 2 * MIB + 8 * KIB,
+          // The ranges as the exporter gave them; BUS_ADDR adds the BAR's bus offset (0 here: bus == CPU address).
+          sg: ranges.map((r) => [r.paddr, r.len]),
+          ranges: ranges.map((r) => [r.paddr, r.len]),
+          mapKind: "bus-addr",
+          barCpuAddress: bar1Of(topology),
+          barBusAddress: bar1Of(topology),
+        },
+      ],
       [0, "dmabuf/unmap", { buf: "gpu0/bar1", attach: 0, importer: "nic0" }],
       [0, "dmabuf/map.refused", { buf: "gpu0/bar1", attach: 0, importer: "nic0", errno: "ENODEV" }],
       [0, "dmabuf/resv.unlock", { buf: "gpu0/bar1", holder: nic0.id }],

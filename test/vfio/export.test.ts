@@ -24,7 +24,21 @@ describe("VFIO_DEVICE_FEATURE_DMA_BUF", () => {
       [0, "dmabuf/resv.lock", { buf: BUF, holder: H }],
       [0, "dmabuf/resv.unlock", { buf: BUF, holder: H }],
       [0, "vfio/memory_lock.up_write", { device: "gpu0", holder: H }],
-      [0, "vfio/export", { device: "gpu0", buf: BUF, bar: 1, size: 2 * MIB, fd: 3, revoked: false, memoryEnabled: true }],
+      [
+        0,
+        "vfio/export",
+        {
+          device: "gpu0",
+          buf: BUF,
+          bar: 1,
+          size: 2 * MIB,
+          fd: 3,
+          revoked: false,
+          memoryEnabled: true,
+          ranges: [{ offset: 0, length: 2 * MIB }],
+          barSize: 64 * 2 ** 30,
+        },
+      ],
     ]);
     expect(gpu0.exportList.map((p) => [p.name, p.revoked, p.kref])).toEqual([[BUF, false, 1]]);
   });

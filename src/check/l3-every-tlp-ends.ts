@@ -1,0 +1,114 @@
+/**
+ * L3 [kernel.md §f L3]: every in-flight DMA ends exactly once: a read request that reached its
+ * target is answered by completions covering its bytes, or by one UR completion; none waits forever
+ * and no completion answers a read twice [§c.6, §b.3]. Writes are posted: landing (or being
+ * refused) ends them, so they carry no obligation here.
+ */
+import type { TraceEvent } from "../fabric/trace.js";
+import { hex, num, str, violationAt } from "./fabric-events.js";
+import type { Monitor, Violation } from "./monitor.js";
+
+interface OpenRead {
+  readonly request: TraceEvent;
+  /** Address the next completion must carry. */
+  next: number;
+  remaining: number;
+}
+
+/**
+ * Creates the L3 monitor.
+ *
+ * Observes `pci/tlp` (option `tlpEvents`): an MRd that reached its target opens a read keyed by
+ * requester and the address its next completion will carry; each CplD of that requester at that
+ * address advances it (status SC: by its `bytes`) or ends it (status UR). A read refused before
+ * its target (`pci/iommu.fault`, or a `pci/tlp.ur` not preceded by its own MRd, i.e. a peer read the
+ * root complex refused) is never traced as an MRd: it is counted per requester and address, and the
+ * UR CplD that answers it consumes that count first, so it cannot end an open read of the same
+ * address; an unmatched UR CplD is accepted. Flags a successful CplD that answers no
+ * open read (a read ended twice, or bytes nobody asked for), and at `end` the oldest read still open.
+ */
+export function createL3Monitor(): Monitor {
+  /** Open reads by `requester|next address`, oldest first (two reads of one address may be open). */
+  const open = new Map<string, OpenRead[]>();
+  let count = 0;
+  /** Reads refused before their target, by `requester|address`, whose UR completion is still due. */
+  const refused = new Map<string, number>();
+  let previous: TraceEvent | undefined;
+  const add = (key: string, read: OpenRead) => {
+    const queue = open.get(key);
+    if (queue === undefined) open.set(key, [read]);
+    else queue.push(read);
+  };
+  return {
+    id: "L3",
+    observe(event): Violation | undefined {
+      const before = previous;
+      if (event.layer === "pci") previous = event;
+      if (event.layer !== "pci") return undefined;
+      if (event.kind === "iommu.fault" || event.kind === "tlp.ur") {
+        if (str(event, "tlp") !== "MRd") return undefined;
+        const address = num(event, event.kind === "iommu.fault" ? "iova" : "address");
+        const requester = str(event, "requester");
+        // A target's refusal follows its own traced MRd (status UR); only the root complex's is untraced.
+        const ownRequest = before?.kind === "tlp" && before.tlp === "MRd" && before.requester === requester && before.address === address;
+        if (event.kind === "tlp.ur" && ownRequest) return undefined;
+        const key = `${requester}|${address}`;
+        refused.set(key, (refused.get(key) ?? 0) + 1);
+        return undefined;
+      }
+      if (event.kind !== "tlp") return undefined;
+      const tlp = str(event, "tlp");
+      const requester = str(event, "requester") ?? "?";
+      const address = num(event, "address") ?? 0;
+      const bytes = num(event, "bytes") ?? 0;
+      if (tlp === "MRd") {
+        add(`${requester}|${address}`, { request: event, next: address, remaining: bytes });
+        count++;
+        return undefined;
+      }
+      if (tlp !== "CplD") return undefined;
+      const key = `${requester}|${address}`;
+      const ur = str(event, "status") === "UR";
+      const refusedHere = ur ? (refused.get(key) ?? 0) : 0;
+      if (refusedHere > 0) {
+        if (refusedHere === 1) refused.delete(key);
+        else refused.set(key, refusedHere - 1);
+        return undefined;
+      }
+      const queue = open.get(key);
+      const read = queue?.shift();
+      if (queue !== undefined && queue.length === 0) open.delete(key);
+      if (read === undefined) {
+        if (ur) return undefined;
+        return violationAt(
+          "L3",
+          event,
+          `${requester} received a completion at ${hex(address)} (${bytes} bytes) that answers no open read: a read ended twice or was never issued`,
+          [],
+        );
+      }
+      if (ur || bytes >= read.remaining) {
+        count--;
+        if (!ur && bytes > read.remaining) {
+          return violationAt("L3", event, `${requester} received ${bytes} bytes at ${hex(address)} for a read with ${read.remaining} bytes left`, [
+            read.request,
+          ]);
+        }
+        return undefined;
+      }
+      read.next += bytes;
+      read.remaining -= bytes;
+      add(`${requester}|${read.next}`, read);
+      return undefined;
+    },
+    end(nowPs) {
+      if (count === 0) return undefined;
+      let oldest: OpenRead | undefined;
+      for (const queue of open.values()) for (const read of queue) if (oldest === undefined || read.request.seq < oldest.request.seq) oldest = read;
+      if (oldest === undefined) return undefined;
+      const r = oldest.request;
+      const message = `${str(r, "requester")} MRd at ${hex(num(r, "address") ?? 0)} to ${str(r, "target")} (${num(r, "bytes")} bytes, ${oldest.remaining} still expected) never completed; ${count} read(s) open at the end of the run`;
+      return { invariant: "L3", timePs: nowPs, message, event: undefined, chain: [r] };
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Runs a sweep's seeds: in this thread for one job, or on N `worker_threads` for more. Outcomes
+ * are handed on in seed order whatever order the workers finish in, so the output of a sweep is
+ * the same for any number of jobs. With stop-on-first the sweep ends at the lowest failing seed:
+ * seeds above it that a worker had already run are dropped.
+ *
+ * The pool waits synchronously (`Atomics.wait` on a counter the workers bump, then
+ * `receiveMessageOnPort`), so `explore` stays a synchronous command like the others and its exit
+ * code reaches the process the same way.
+ */
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { exploreSeed, type SeedOutcome, type SweepConfig } from "../scenario/explore.js";
+import type { LoadedScenario } from "../scenario/load-scenario.js";
+import type { ExploreWorkerData, ExploreWorkerMessage } from "./explore-worker.js";
+
+/** What to run. */
+export interface SweepJob {
+  readonly file: string;
+  readonly loaded: LoadedScenario;
+  readonly seeds: readonly number[];
+  readonly config: SweepConfig;
+  readonly jobs: number;
+  readonly stopOnFirst: boolean;
+  /** Called once per kept outcome, in seed order (the progress display). */
+  readonly onOutcome?: (outcome: SeedOutcome, done: number) => void;
+}
+
+/** The kept outcomes, in seed order, and the failing seed the sweep stopped at. */
+export interface SweepRun {
+  readonly outcomes: readonly SeedOutcome[];
+  readonly stoppedAt?: number;
+}
+
+/** Slices of one second a pool waits for a worker's first word, and then for any word at all. */
+const READY_SLICES = 60;
+const IDLE_SLICES = 600;
+
+/** Orders outcomes by seed position and applies stop-on-first. */
+class InOrder {
+  private readonly byIndex = new Map<number, SeedOutcome>();
+  readonly kept: SeedOutcome[] = [];
+  /** Positions below this are run; lowered to just past the first failure with stop-on-first. */
+  limit: number;
+  stoppedAt: number | undefined;
+
+  constructor(private readonly job: SweepJob) {
+    this.limit = job.seeds.length;
+  }
+
+  add(index: number, outcome: SeedOutcome): void {
+    if (this.job.stopOnFirst && outcome.verdict === "violation" && index < this.limit) this.limit = index + 1;
+    this.byIndex.set(index, outcome);
+    for (let next = this.byIndex.get(this.kept.length); next !== undefined && this.kept.length < this.limit; next = this.byIndex.get(this.kept.length)) {
+      this.byIndex.delete(this.kept.length);
+      this.kept.push(next);
+      this.job.onOutcome?.(next, this.kept.length);
+      if (this.job.stopOnFirst && next.verdict === "violation") this.stoppedAt = next.seed;
+    }
+  }
+}
+
+function runInProcess(job: SweepJob): SweepRun {
+  const order = new InOrder(job);
+  for (let i = 0; i < order.limit; i++) order.add(i, exploreSeed(job.loaded, job.seeds[i] as number, job.config));
+  return { outcomes: order.kept, ...(order.stoppedAt === undefined ? {} : { stoppedAt: order.stoppedAt }) };
+}
+
+interface Member {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  ready: boolean;
+  /** The seed position it is running, if any. */
+  busy: number | undefined;
+}
+
+function startMember(file: string, config: SweepConfig, signal: SharedArrayBuffer): Member {
+  const { port1, port2 } = new MessageChannel();
+  const workerData: ExploreWorkerData = { file, config, port: port2, signal };
+  const worker = new Worker(new URL("./explore-worker.js", import.meta.url), { workerData, transferList: [port2] });
+  return { worker, port: port1, ready: false, busy: undefined };
+}
+
+function runOnWorkers(job: SweepJob): SweepRun {
+  const signal = new SharedArrayBuffer(4);
+  const counter = new Int32Array(signal);
+  const members = Array.from({ length: Math.min(job.jobs, job.seeds.length) }, () => startMember(job.file, job.config, signal));
+  const order = new InOrder(job);
+  let next = 0;
+  let idleSlices = 0;
+  try {
+    for (;;) {
+      for (const m of members) {
+        if (m.busy === undefined && next < order.limit) {
+          m.busy = next++;
+          m.worker.postMessage(job.seeds[m.busy]);
+        }
+      }
+      if (members.every((m) => m.busy === undefined)) break;
+      const seen = Atomics.load(counter, 0);
+      let got = false;
+      for (const m of members) {
+        for (let received = receiveMessageOnPort(m.port); received !== undefined; received = receiveMessageOnPort(m.port)) {
+          got = true;
+          const message = received.message as ExploreWorkerMessage;
+          if (message.kind === "error") throw new Error(`explore worker: ${message.message}`);
+          if (message.kind === "ready") m.ready = true;
+          else {
+            order.add(m.busy as number, message.outcome);
+            m.busy = undefined;
+          }
+        }
+      }
+      if (got) {
+        idleSlices = 0;
+        continue;
+      }
+      idleSlices++;
+      const allowed = members.every((m) => m.ready) ? IDLE_SLICES : READY_SLICES;
+      if (idleSlices > allowed) throw new Error(`explore worker: no answer for ${allowed} s`);
+      Atomics.wait(counter, 0, seen, 1000);
+    }
+  } finally {
+    for (const m of members) {
+      m.port.close();
+      void m.worker.terminate();
+    }
+  }
+  return { outcomes: order.kept, ...(order.stoppedAt === undefined ? {} : { stoppedAt: order.stoppedAt }) };
+}
+
+/**
+ * Runs the sweep: in this thread when `jobs` is 1, else on that many worker threads (the compiled
+ * `explore-worker.js` beside this module).
+ * @throws Error when a worker fails (a model bug, or the worker module missing).
+ */
+export function runSweep(job: SweepJob): SweepRun {
+  return job.jobs <= 1 ? runInProcess(job) : runOnWorkers(job);
+}

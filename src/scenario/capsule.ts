@@ -1,0 +1,239 @@
+/**
+ * The replay capsule: one run frozen into a self-contained JSON value — the scenario with its
+ * topology inlined and every fault pinned to the time the run drew, the seed and kernel, the
+ * p2psim version, and what the run gave (verdict, broken invariants, fingerprint, event count and a
+ * fingerprint checkpoint every {@link CHECKPOINT_EVENTS} events). A capsule replays without a
+ * scenario file and without redrawing anything; when a replay differs, the checkpoints say in which
+ * window of events it first parted [DESIGN.md "Scenarios, checks, exploration"].
+ */
+import { INVARIANT_IDS, type InvariantId } from "../check/monitor.js";
+import { Fingerprint } from "../fabric/fingerprint.js";
+import { us } from "../fabric/time.js";
+import type { TraceSink } from "../fabric/trace.js";
+import { checkScenario, type LoadedScenario, type ScenarioIssue } from "./load-scenario.js";
+import { type RunOptions, type RunResult, runScenario } from "./run-scenario.js";
+import { type Fault, KERNEL_MUTANTS, KERNEL_PROFILES, type KernelMutant, type KernelProfile, type Scenario } from "./scenario.js";
+
+/** The capsule format's name and version; a reader refuses any other. */
+export const CAPSULE_FORMAT = "p2psim-capsule/1";
+
+/** Events between two fingerprint checkpoints. */
+export const CHECKPOINT_EVENTS = 1024;
+
+/** What the captured run gave. */
+export interface CapsuleResult {
+  readonly verdict: "pass" | "violation";
+  /** The broken invariants, in the order their first violations happened. */
+  readonly invariants: readonly InvariantId[];
+  readonly fingerprint: string;
+  readonly events: number;
+  /** The trace fingerprint after event `(k + 1) × 1024 − 1`, for k = 0, 1, … */
+  readonly checkpoints: readonly string[];
+}
+
+/** A replay capsule. */
+export interface Capsule {
+  readonly format: typeof CAPSULE_FORMAT;
+  readonly p2psim: string;
+  /** The scenario as run: topology inline, faults as struck (each `atUs`, no windows). */
+  readonly scenario: Scenario;
+  readonly seed: number;
+  readonly profile: KernelProfile;
+  readonly mutants: readonly KernelMutant[];
+  readonly result: CapsuleResult;
+}
+
+/** A run and the fingerprint checkpoints taken while it ran. */
+export interface CapturedRun {
+  readonly result: RunResult;
+  readonly checkpoints: readonly string[];
+}
+
+/**
+ * A sink that keeps its own fingerprint of the events it sees — the same events, in the same order,
+ * as the bus's — and records its hex every {@link CHECKPOINT_EVENTS} events.
+ */
+export function checkpointSink(into: string[]): TraceSink {
+  const fingerprint = new Fingerprint();
+  return (event) => {
+    fingerprint.add(event);
+    if (fingerprint.count % CHECKPOINT_EVENTS === 0) into.push(fingerprint.hex());
+  };
+}
+
+/**
+ * Runs the scenario with a checkpoint sink added to `options.sinks`.
+ * @throws what {@link runScenario} throws.
+ */
+export function captureRun(loaded: LoadedScenario, options: RunOptions = {}): CapturedRun {
+  const checkpoints: string[] = [];
+  const result = runScenario(loaded, { ...options, sinks: [...(options.sinks ?? []), checkpointSink(checkpoints)] });
+  return { result, checkpoints };
+}
+
+/**
+ * The faults as struck: each window replaced by the time the run drew (from the reports, which
+ * follow the fault list's order), so a replay draws nothing.
+ * @throws Error when the reports do not match the faults (a runner bug).
+ */
+export function pinFaults(faults: readonly Fault[], result: RunResult): Fault[] {
+  if (faults.length !== result.faults.length) throw new Error(`pinFaults: ${faults.length} faults but ${result.faults.length} reports`);
+  return faults.map((f, i) => {
+    const atPs = (result.faults[i] as RunResult["faults"][number]).atPs;
+    const atUs = atPs / 1e6;
+    if (us(atUs) !== atPs) throw new Error(`pinFaults: ${atPs} ps does not survive the µs round trip`);
+    const { windowUs: _window, atUs: _at, ...rest } = f as Fault & { windowUs?: unknown; atUs?: unknown };
+    return { ...rest, atUs } as Fault;
+  });
+}
+
+/**
+ * Freezes a captured run into a capsule.
+ * @param faults the faults the run used (the scenario's, or `RunOptions.faults`).
+ */
+export function makeCapsule(loaded: LoadedScenario, faults: readonly Fault[], run: CapturedRun, version: string): Capsule {
+  const { result } = run;
+  const scenario: Scenario = { ...loaded.scenario, topology: loaded.topologySpec, faults: pinFaults(faults, result) };
+  return {
+    format: CAPSULE_FORMAT,
+    p2psim: version,
+    scenario,
+    seed: result.seed,
+    profile: result.profile,
+    mutants: [...result.mutants],
+    result: {
+      verdict: result.verdict,
+      invariants: result.violations.map((v) => v.invariant),
+      fingerprint: result.fingerprint,
+      events: result.events,
+      checkpoints: [...run.checkpoints],
+    },
+  };
+}
+
+/** A capsule ready to replay: the capsule and its scenario loaded. */
+export interface LoadedCapsule {
+  readonly capsule: Capsule;
+  readonly loaded: LoadedScenario;
+}
+
+type Check = (value: unknown) => string | undefined;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const oneOf =
+  (names: readonly string[]): Check =>
+  (v) =>
+    typeof v === "string" && names.includes(v) ? undefined : `expected one of ${names.join(", ")}`;
+const hex16: Check = (v) => (typeof v === "string" && /^[0-9a-f]{16}$/.test(v) ? undefined : "expected 16 lower-case hex digits");
+const count: Check = (v) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? undefined : "expected a non-negative integer");
+const text: Check = (v) => (typeof v === "string" && v.length > 0 ? undefined : "expected a non-empty string");
+
+/** The first problem of `value` with `check` applied to each item, with the item's path. */
+function eachOf(value: unknown, path: string, check: Check): [string, string] | undefined {
+  if (!Array.isArray(value)) return [path, "expected an array"];
+  for (const [i, item] of value.entries()) {
+    const problem = check(item);
+    if (problem !== undefined) return [`${path}[${i}]`, problem];
+  }
+  return undefined;
+}
+
+/** The capsule's own fields (not the scenario) checked: the first problem as `[path, expectation]`. */
+function capsuleProblem(value: unknown): [string, string] | undefined {
+  if (!isObject(value)) return ["$", "expected a JSON object (a p2psim replay capsule)"];
+  if (value.format !== CAPSULE_FORMAT) return ["$.format", `expected "${CAPSULE_FORMAT}"`];
+  const fields: Array<[string, unknown, Check]> = [
+    ["$.p2psim", value.p2psim, text],
+    ["$.seed", value.seed, count],
+    ["$.profile", value.profile, oneOf(KERNEL_PROFILES)],
+  ];
+  for (const [path, v, check] of fields) {
+    const problem = check(v);
+    if (problem !== undefined) return [path, problem];
+  }
+  const mutants = eachOf(value.mutants, "$.mutants", oneOf(KERNEL_MUTANTS));
+  if (mutants !== undefined) return mutants;
+  if (!isObject(value.scenario)) return ["$.scenario", "expected a scenario object"];
+  const r = value.result;
+  if (!isObject(r)) return ["$.result", "expected an object"];
+  const resultFields: Array<[string, unknown, Check]> = [
+    ["$.result.verdict", r.verdict, oneOf(["pass", "violation"])],
+    ["$.result.fingerprint", r.fingerprint, hex16],
+    ["$.result.events", r.events, count],
+  ];
+  for (const [path, v, check] of resultFields) {
+    const problem = check(v);
+    if (problem !== undefined) return [path, problem];
+  }
+  const lists = [eachOf(r.invariants, "$.result.invariants", oneOf(INVARIANT_IDS)), eachOf(r.checkpoints, "$.result.checkpoints", hex16)];
+  return lists.find((p) => p !== undefined);
+}
+
+/**
+ * Reads a capsule from its JSON text: the capsule's fields, then its scenario as a scenario file
+ * would be checked (paths under `$.scenario`), and every fault must be pinned (`atUs`).
+ * @param file the name to use in errors.
+ * @returns the capsule and its loaded scenario, or the problems (file, JSON path, expectation).
+ */
+export function readCapsule(textValue: string, file: string): { ok: true; capsule: LoadedCapsule } | { ok: false; errors: ScenarioIssue[] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(textValue);
+  } catch (error) {
+    return { ok: false, errors: [{ file, message: `not valid JSON: ${(error as Error).message}` }] };
+  }
+  const problem = capsuleProblem(value);
+  if (problem !== undefined) return { ok: false, errors: [{ file, jsonPath: problem[0], message: problem[1] }] };
+  const capsule = value as Capsule;
+  // A capsule is self-contained: a topology path would name a file the capsule does not carry.
+  const checked = checkScenario(capsule.scenario, file, () => undefined);
+  if (!checked.ok) {
+    const under = (e: ScenarioIssue): ScenarioIssue =>
+      e.file === file && e.jsonPath !== undefined ? { ...e, jsonPath: `$.scenario${e.jsonPath.slice(1)}` } : e;
+    return { ok: false, errors: checked.errors.map(under) };
+  }
+  const windowed = (capsule.scenario.faults ?? []).findIndex((f) => !("atUs" in f));
+  if (windowed >= 0)
+    return { ok: false, errors: [{ file, jsonPath: `$.scenario.faults[${windowed}]`, message: 'expected a pinned time ("atUs"), not a window' }] };
+  return { ok: true, capsule: { capsule, loaded: checked.loaded } };
+}
+
+/** How a replay compares with its capsule. */
+export interface ReplayComparison {
+  readonly reproduced: boolean;
+  /** Each difference, as a sentence. */
+  readonly differences: readonly string[];
+  /** The first checkpoint window whose fingerprints differ, as event positions `[from, to)`; undefined when none differs. */
+  readonly firstDifferingWindow?: readonly [number, number];
+}
+
+/** Compares a replay with the capsule it came from. */
+export function compareReplay(capsule: Capsule, replay: CapturedRun, version: string): ReplayComparison {
+  const want = capsule.result;
+  const got = replay.result;
+  const differences: string[] = [];
+  if (capsule.p2psim !== version) differences.push(`p2psim version: capsule ${capsule.p2psim}, replay ${version}`);
+  if (want.verdict !== got.verdict) differences.push(`verdict: capsule ${want.verdict}, replay ${got.verdict}`);
+  const invariants = got.violations.map((v) => v.invariant);
+  if (want.invariants.join(",") !== invariants.join(",")) {
+    differences.push(`invariants broken: capsule ${want.invariants.join(", ") || "none"}, replay ${invariants.join(", ") || "none"}`);
+  }
+  if (want.events !== got.events) differences.push(`events: capsule ${want.events}, replay ${got.events}`);
+  if (want.fingerprint !== got.fingerprint) differences.push(`fingerprint: capsule ${want.fingerprint}, replay ${got.fingerprint}`);
+  let window: [number, number] | undefined;
+  const shared = Math.min(want.checkpoints.length, replay.checkpoints.length);
+  const k = want.checkpoints.findIndex((c, i) => i < shared && c !== replay.checkpoints[i]);
+  if (k >= 0) window = [k * CHECKPOINT_EVENTS, (k + 1) * CHECKPOINT_EVENTS];
+  else if (want.fingerprint !== got.fingerprint) window = [shared * CHECKPOINT_EVENTS, Math.max(want.events, got.events)];
+  if (window !== undefined) differences.push(`the traces first differ within events ${window[0]}..${window[1] - 1}`);
+  const reproduced = want.fingerprint === got.fingerprint && want.events === got.events;
+  return { reproduced, differences, ...(window === undefined ? {} : { firstDifferingWindow: window }) };
+}
+
+/**
+ * Reruns a loaded capsule: its seed and kernel, its pinned faults.
+ * @throws what {@link runScenario} throws.
+ */
+export function replayCapsule(capsule: LoadedCapsule): CapturedRun {
+  const { seed, profile, mutants } = capsule.capsule;
+  return captureRun(capsule.loaded, { seed, profile, mutants });
+}
