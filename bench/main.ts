@@ -2,15 +2,17 @@
  * `npm run bench -- [suite...]`: tinybench suites, each printing throughput with the workload
  * named. Suites: `engine` (the two standard DES workloads on p2psim's engine), `topo` (the
  * topology importers and the p2pdma classification), `transport` (TLP streams through a switch)
- * and `rdma` (RDMA WRITEs with CQEs into a GPU BAR). Wall-clock time is read here and nowhere in
+ * `rdma` (RDMA WRITEs with CQEs into a GPU BAR) and `explore` (seed sweeps of the flagship scenario). Wall-clock time is read here and nowhere in
  * the model.
  */
 
+import { availableParallelism } from "node:os";
 import { Bench } from "tinybench";
 import { importLspci } from "../src/io/lspci-import.js";
 import { buildTopology } from "../src/pci/build-topology.js";
 import { bytesAllocatedDuring } from "./allocation.js";
 import { type DesWorkload, holdWorkload, mmcWorkload } from "./des-workloads.js";
+import { timeFlagshipSweep } from "./explore-workloads.js";
 import { synthLspciVerbose } from "./lspci-synth.js";
 import { type RdmaWriteRun, rdmaWriteStreamRun } from "./rdma-workloads.js";
 import { classifyAllPairs, largeTopology } from "./topo-workloads.js";
@@ -174,7 +176,37 @@ async function runRdmaSuite(): Promise<void> {
   ]);
 }
 
-const SUITES: Record<string, () => Promise<void>> = { engine: runEngineSuite, topo: runTopoSuite, transport: runTransportSuite, rdma: runRdmaSuite };
+/**
+ * Explore suite: seeds per second of the flagship scenario (safety + liveness, every monitor) on
+ * one job (this thread) and on two worker threads (target ≥ 200 seeds/s per core, 2 jobs ≥ 1.7×
+ * one). A warm-up sweep first, so both measure compiled code; the 2-job figure includes starting
+ * the workers, as `p2psim explore --jobs 2` pays it.
+ */
+async function runExploreSuite(): Promise<void> {
+  const seeds = 3000;
+  timeFlagshipSweep(1_000_000, 300, 1);
+  const one = timeFlagshipSweep(1, seeds, 1);
+  const two = timeFlagshipSweep(1, seeds, 2);
+  const row = (jobs: number, t: ReturnType<typeof timeFlagshipSweep>) => ({
+    workload: `flagship revoke-during-cq-writes, seeds 1..${seeds}, ${jobs} job${jobs === 1 ? " (in-process)" : "s (worker_threads)"}`,
+    "seeds/s": Number((t.seeds / t.seconds).toFixed(0)),
+    target: jobs === 1 ? "≥ 200 seeds/s" : "≥ 1.7× one job",
+    "events per seed": Number(t.eventsPerSeed.toFixed(0)),
+    "wall s": Number(t.seconds.toFixed(2)),
+    "failing seeds": t.failing,
+  });
+  console.log("suite explore: seed sweeps of the flagship scenario");
+  console.table([row(1, one), row(2, two)]);
+  console.log(`2-job speed-up: ${(one.seconds / two.seconds).toFixed(2)}× (${availableParallelism()} cores available)`);
+}
+
+const SUITES: Record<string, () => Promise<void>> = {
+  engine: runEngineSuite,
+  topo: runTopoSuite,
+  transport: runTransportSuite,
+  rdma: runRdmaSuite,
+  explore: runExploreSuite,
+};
 
 async function main(): Promise<void> {
   const names = process.argv.slice(2);

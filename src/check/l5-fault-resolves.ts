@@ -4,7 +4,7 @@
  *
  * Observes the NIC's fault processes (`fabric/process.spawn` / `process.exit` of a process named
  * `<mr>/fault`), `rdma/mr.fault.failed` (the fault could not re-map) and the error outcomes
- * `rdma/wqe.failed`, `rdma/qp.error` and `rdma/async.event`.
+ * `rdma/wqe.failed`, `rdma/qp.error`, `rdma/async.event` and `rdma/responder.nak`.
  *
  * Flags at {@link Monitor.end}: a fault process that never exited (stalled, e.g. on a resv or a
  * drain that never comes), and a failed fault after which no error outcome at all was traced. The
@@ -16,7 +16,11 @@ import type { TraceEvent } from "../fabric/trace.js";
 import type { Monitor } from "./monitor.js";
 import { chainOf } from "./rdma-objects.js";
 
-const ERROR_OUTCOMES = new Set(["wqe.failed", "qp.error", "async.event"]);
+/**
+ * A responder's NAK fails the access too: its requester completes in error, or had already
+ * flushed the WR when its own QP went to ERR first (a CQ revoked in the same reset, say).
+ */
+const ERROR_OUTCOMES = new Set(["wqe.failed", "qp.error", "async.event", "responder.nak"]);
 
 /** Creates a fresh L5 monitor. */
 export function createL5Monitor(): Monitor {

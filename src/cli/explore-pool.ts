@@ -34,6 +34,8 @@ export interface SweepRun {
 /** Slices of one second a pool waits for a worker's first word, and then for any word at all. */
 const READY_SLICES = 60;
 const IDLE_SLICES = 600;
+/** Seeds per message at most: enough to hide the round trip, few enough to share the tail of a sweep. */
+const BATCH_MAX = 16;
 
 /** Orders outcomes by seed position and applies stop-on-first. */
 class InOrder {
@@ -69,7 +71,7 @@ interface Member {
   readonly worker: Worker;
   readonly port: MessagePort;
   ready: boolean;
-  /** The seed position it is running, if any. */
+  /** The first seed position of the batch it is running, if any. */
   busy: number | undefined;
 }
 
@@ -91,8 +93,10 @@ function runOnWorkers(job: SweepJob): SweepRun {
     for (;;) {
       for (const m of members) {
         if (m.busy === undefined && next < order.limit) {
-          m.busy = next++;
-          m.worker.postMessage(job.seeds[m.busy]);
+          const size = Math.max(1, Math.min(BATCH_MAX, Math.floor((order.limit - next) / (members.length * 4))));
+          m.busy = next;
+          m.worker.postMessage(job.seeds.slice(next, next + size));
+          next += size;
         }
       }
       if (members.every((m) => m.busy === undefined)) break;
@@ -105,7 +109,8 @@ function runOnWorkers(job: SweepJob): SweepRun {
           if (message.kind === "error") throw new Error(`explore worker: ${message.message}`);
           if (message.kind === "ready") m.ready = true;
           else {
-            order.add(m.busy as number, message.outcome);
+            const first = m.busy as number;
+            for (const [i, outcome] of message.outcomes.entries()) order.add(first + i, outcome);
             m.busy = undefined;
           }
         }

@@ -1,6 +1,6 @@
 /**
- * The worker thread of `p2psim explore --jobs N`: loads the scenario once, then runs the seeds the
- * pool sends, one message each, and answers on its own port. After each answer it bumps the pool's
+ * The worker thread of `p2psim explore --jobs N`: loads the scenario once, then runs the batches of
+ * seeds the pool sends, and answers on its own port. After each answer it bumps the pool's
  * shared counter and wakes it, because the pool waits synchronously (see explore-pool.ts).
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
@@ -19,7 +19,7 @@ export interface ExploreWorkerData {
 /** A message from a worker to the pool. */
 export type ExploreWorkerMessage =
   | { readonly kind: "ready" }
-  | { readonly kind: "outcome"; readonly outcome: ReturnType<typeof exploreSeed> }
+  | { readonly kind: "outcomes"; readonly outcomes: ReadonlyArray<ReturnType<typeof exploreSeed>> }
   | { readonly kind: "error"; readonly message: string };
 
 const data = workerData as ExploreWorkerData;
@@ -35,9 +35,15 @@ const loaded = loadScenarioFile(data.file);
 if (!loaded.ok) post({ kind: "error", message: loaded.lines.join("\n") });
 else {
   post({ kind: "ready" });
-  parentPort?.on("message", (seed: number) => {
+  // A batch of seeds per message: a seed of a short scenario costs about as much as a round trip.
+  parentPort?.on("message", (seeds: readonly number[]) => {
+    let seed: number | undefined;
     try {
-      post({ kind: "outcome", outcome: exploreSeed(loaded.loaded, seed, data.config) });
+      const outcomes = seeds.map((s) => {
+        seed = s;
+        return exploreSeed(loaded.loaded, s, data.config);
+      });
+      post({ kind: "outcomes", outcomes });
     } catch (error) {
       post({ kind: "error", message: `seed ${seed}: ${(error as Error).stack ?? String(error)}` });
     }

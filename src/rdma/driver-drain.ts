@@ -9,6 +9,9 @@
  * first VFIO exporter (`vfio-dmabuf-initial`, E12) does not wait, and the same correct driver
  * then lets writes land after the revoke returned.
  *
+ * A slow importer (`IbDevice.slowUnmapPs`) signals its fence that long after the drain, even with
+ * nothing in flight: the revoke completes late but completes.
+ *
  * Mutant `callbackReturnsBeforeDrain`: no fence; the callback returns (and unmaps) with DMA still
  * in flight.
  */
@@ -35,7 +38,8 @@ declare module "./umem.js" {
 export function driverDrainFence(device: IbDevice, umem: IbUmemDmabuf): DmaFence | undefined {
   const hw = device.hw;
   const inFlight = hw?.inFlight(umem) ?? 0;
-  if (hw === undefined || inFlight === 0) return undefined;
+  const slowPs = device.slowUnmapPs;
+  if (hw === undefined || (inFlight === 0 && slowPs === 0)) return undefined;
   const trace = device.engine.trace;
   if (device.mutants.callbackReturnsBeforeDrain === true) {
     trace.emit("rdma", "driver.drain.skipped", { umem: umem.name, inFlight });
@@ -46,7 +50,8 @@ export function driverDrainFence(device: IbDevice, umem: IbUmemDmabuf): DmaFence
   trace.emit("rdma", "driver.drain", { umem: umem.name, inFlight, fence: fence.name });
   hw.whenDrained(umem, () => {
     trace.emit("rdma", "driver.drained", { umem: umem.name, fence: fence.name });
-    fence.signal();
+    if (slowPs === 0) fence.signal();
+    else fence.signalAt(device.engine.nowPs + slowPs);
   });
   return fence;
 }

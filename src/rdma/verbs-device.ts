@@ -87,6 +87,11 @@ export class IbDevice {
   qpCount = 0;
   /** Drain fences created so far (names them). */
   drainCount = 0;
+  /**
+   * A slow importer: how long after its device drained the driver signals its drain fence (and
+   * unmaps). 0 by default; the `slow-importer` fault sets it. The exporter's revoke waits that much longer (L1).
+   */
+  slowUnmapPs = 0;
   /** Registered MRs by key (lkey = rkey), as the NIC looks them up. */
   readonly mrs = new Map<number, IbMr>();
   /** The hardware model, once a NIC drives this device; the driver stops it through this. */

@@ -8,6 +8,7 @@
  */
 import { INVARIANT_IDS, type InvariantId } from "../check/monitor.js";
 import { Fingerprint } from "../fabric/fingerprint.js";
+import { RngStream } from "../fabric/rng.js";
 import { us } from "../fabric/time.js";
 import type { TraceSink } from "../fabric/trace.js";
 import { checkScenario, type LoadedScenario, type ScenarioIssue } from "./load-scenario.js";
@@ -40,6 +41,12 @@ export interface Capsule {
   readonly seed: number;
   readonly profile: KernelProfile;
   readonly mutants: readonly KernelMutant[];
+  /**
+   * Per fault of `scenario.faults`: the window its time was drawn from, or null for a fixed time.
+   * The replay does not redraw (the times are pinned) but checks that the seed still draws them,
+   * so a changed seed or a changed generator is reported even where the seed decides nothing else.
+   */
+  readonly windows: ReadonlyArray<readonly [number, number] | null>;
   readonly result: CapsuleResult;
 }
 
@@ -101,6 +108,7 @@ export function makeCapsule(loaded: LoadedScenario, faults: readonly Fault[], ru
     seed: result.seed,
     profile: result.profile,
     mutants: [...result.mutants],
+    windows: faults.map((f) => ("windowUs" in f ? ([f.windowUs[0], f.windowUs[1]] as const) : null)),
     result: {
       verdict: result.verdict,
       invariants: result.violations.map((v) => v.invariant),
@@ -164,6 +172,13 @@ function capsuleProblem(value: unknown): [string, string] | undefined {
     const problem = check(v);
     if (problem !== undefined) return [path, problem];
   }
+  const windows = eachOf(value.windows, "$.windows", (w) =>
+    w === null || (Array.isArray(w) && w.length === 2 && w.every((x) => typeof x === "number" && x >= 0)) ? undefined : "expected null or [from, to] in µs",
+  );
+  if (windows !== undefined) return windows;
+  const faults = value.scenario.faults;
+  if ((value.windows as unknown[]).length !== (Array.isArray(faults) ? faults.length : 0))
+    return ["$.windows", "expected one entry per fault of $.scenario.faults"];
   const lists = [eachOf(r.invariants, "$.result.invariants", oneOf(INVARIANT_IDS)), eachOf(r.checkpoints, "$.result.checkpoints", hex16)];
   return lists.find((p) => p !== undefined);
 }
@@ -206,11 +221,28 @@ export interface ReplayComparison {
   readonly firstDifferingWindow?: readonly [number, number];
 }
 
+/**
+ * Each pinned fault time the capsule's seed would not draw from its window — drawn as the runner
+ * draws it, from the seed's `faults/<i>` stream [run-scenario.ts `faultTimes`] — as a sentence.
+ */
+export function drawDifferences(capsule: Capsule): string[] {
+  const faults = capsule.scenario.faults ?? [];
+  return capsule.windows.flatMap((w, i) => {
+    const f = faults[i] as Fault & { atUs: number };
+    if (w === null) return [];
+    const drawn = new RngStream(capsule.seed, `faults/${i}`).intBetween(us(w[0]), us(w[1]));
+    return drawn === us(f.atUs)
+      ? []
+      : [`fault ${i} (${f.fault} ${f.target}): the capsule struck at ${f.atUs} µs, seed ${capsule.seed} draws ${drawn / 1e6} µs from [${w[0]}, ${w[1]}]`];
+  });
+}
+
 /** Compares a replay with the capsule it came from. */
 export function compareReplay(capsule: Capsule, replay: CapturedRun, version: string): ReplayComparison {
   const want = capsule.result;
   const got = replay.result;
-  const differences: string[] = [];
+  const draws = drawDifferences(capsule);
+  const differences: string[] = [...draws];
   if (capsule.p2psim !== version) differences.push(`p2psim version: capsule ${capsule.p2psim}, replay ${version}`);
   if (want.verdict !== got.verdict) differences.push(`verdict: capsule ${want.verdict}, replay ${got.verdict}`);
   const invariants = got.violations.map((v) => v.invariant);
@@ -225,7 +257,7 @@ export function compareReplay(capsule: Capsule, replay: CapturedRun, version: st
   if (k >= 0) window = [k * CHECKPOINT_EVENTS, (k + 1) * CHECKPOINT_EVENTS];
   else if (want.fingerprint !== got.fingerprint) window = [shared * CHECKPOINT_EVENTS, Math.max(want.events, got.events)];
   if (window !== undefined) differences.push(`the traces first differ within events ${window[0]}..${window[1] - 1}`);
-  const reproduced = want.fingerprint === got.fingerprint && want.events === got.events;
+  const reproduced = want.fingerprint === got.fingerprint && want.events === got.events && draws.length === 0;
   return { reproduced, differences, ...(window === undefined ? {} : { firstDifferingWindow: window }) };
 }
 

@@ -9,6 +9,7 @@
  */
 import { DmaFence } from "../dmabuf/reservation.js";
 import type { Engine } from "../fabric/engine.js";
+import { us } from "../fabric/time.js";
 import type { TraceEvent } from "../fabric/trace.js";
 import { vfioPciDmaBufMove } from "../vfio/dmabuf-move.js";
 import { vfioPciHotReset } from "../vfio/hot-reset.js";
@@ -70,7 +71,8 @@ function stuckFence(engine: Engine, device: VfioPciDevice): void {
 const STRIKES: Record<FaultKind, Strike> = {
   flr: (_w, f, d) => need(d, f).writeDevCtlFlr(),
   "device-reset": (_w, f, d) => need(d, f).deviceReset(),
-  "hot-reset": (w, f, d) => vfioPciHotReset([need(d, f), ...(f.with ?? []).map((label) => need(w.devices.get(label), f))]),
+  "hot-reset": (w, f, d) =>
+    vfioPciHotReset([need(d, f), ...(f.with ?? []).map((label) => need(w.devices.get(label), f))], f.fails ? { busResetFails: "EAGAIN" } : {}),
   "mem-clear": (_w, f, d) => need(d, f).writeCommandMemory(false),
   "mem-set": (_w, f, d) => need(d, f).writeCommandMemory(true),
   d3: (_w, f, d) => need(d, f).writePowerState("D3hot"),
@@ -80,6 +82,12 @@ const STRIKES: Record<FaultKind, Strike> = {
   "low-power-exit": (_w, f, d) => need(d, f).lowPowerExit(),
   "dmabuf-revoke": (w, f, d) => {
     revokeAll(w.engine, need(d, f));
+    return undefined;
+  },
+  "slow-importer": (w, f) => {
+    // The NIC's driver (the importer) unmaps late from now on; the target names the NIC.
+    if (w.rdma.device.name !== f.target) throw new Error(`slow-importer: ${f.target} is not the scenario's NIC`);
+    w.rdma.device.slowUnmapPs = us(f.delayUs ?? 0);
     return undefined;
   },
   "fence-never-signals": (w, f, d) => {

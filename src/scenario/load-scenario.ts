@@ -79,8 +79,8 @@ function semanticIssues(scenario: Scenario, topology: Topology, file: string): S
   for (const [i, w] of scenario.workloads.entries()) known(w.nic, `$.workloads[${i}].nic`, "a NIC label");
   const opened = new Set(scenario.exports.map((e) => e.device));
   for (const [i, f] of (scenario.faults ?? []).entries()) {
-    // A stalled consumer hits a NIC's program; every other fault hits a device the scenario opened through vfio-pci.
-    if (f.fault === "cq-overflow") known(f.target, `$.faults[${i}].target`, "a NIC label");
+    // A stalled consumer or a slow importer is a NIC's; every other fault hits a device the scenario opened through vfio-pci.
+    if (f.fault === "cq-overflow" || f.fault === "slow-importer") known(f.target, `$.faults[${i}].target`, "a NIC label");
     else if (!opened.has(f.target))
       issues.push({ file, jsonPath: `$.faults[${i}].target`, message: `expected an exported device (${[...opened].join(", ")}), found "${f.target}"` });
     for (const [j, w] of (f.with ?? []).entries()) {

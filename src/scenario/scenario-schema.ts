@@ -79,6 +79,8 @@ const fault = {
     atUs: { ...micros, description: "A fixed time" },
     windowUs: { type: "array", items: micros, minItems: 2, maxItems: 2, description: "[from, to]: the seed draws the time" },
     with: { type: "array", items: label, description: "hot-reset: the other devices of the reset set" },
+    fails: { type: "boolean", description: "hot-reset: the bus reset itself fails (EAGAIN) and the undo path runs" },
+    delayUs: { ...micros, description: "slow-importer: how late the NIC's driver unmaps after draining" },
   },
 };
 

@@ -95,6 +95,7 @@ export const FAULT_KINDS = [
   "low-power-entry",
   "low-power-exit",
   "dmabuf-revoke",
+  "slow-importer",
   "fence-never-signals",
   "cq-overflow",
 ] as const;
@@ -109,6 +110,10 @@ export type Fault = FaultTime & {
   readonly target: string;
   /** `hot-reset`: the other devices of the reset set. */
   readonly with?: readonly string[];
+  /** `hot-reset`: the bus reset itself fails (EAGAIN), so the undo path runs (E8). */
+  readonly fails?: boolean;
+  /** `slow-importer`: how late the NIC's driver unmaps after draining, µs. */
+  readonly delayUs?: number;
 };
 
 /** A measurement the run reports. */

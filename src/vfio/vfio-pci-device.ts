@@ -54,6 +54,8 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
   readonly fdTable: FdTable;
   /** `vdev->dmabufs`, in export order. */
   readonly exportList: VfioPciDmaBuf[] = [];
+  /** Config-emulation and ioctl requests running, per process name (see {@link trigger}). */
+  private readonly triggersRunning = new Map<string, number>();
   /** Whether a user has the device open. */
   opened = false;
   /** The emulated command register's MEM bit; undefined while the device is not open (no vconfig). */
@@ -344,8 +346,15 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
 
   private trigger(name: string, body: (holder: string) => TriggerBody): VfioOp {
     assert(this.opened, () => `${name} on ${this.label}, which is not open`);
-    return spawnVfioOp(this.engine, `${this.label}:${name}`, function* (op) {
+    // Two requests of one kind may run at once (a MEM set while a MEM clear still waits for a
+    // slow importer): each must be its own lock holder, so the second gets a suffix.
+    const base = `${this.label}:${name}`;
+    const running = this.triggersRunning.get(base) ?? 0;
+    this.triggersRunning.set(base, running + 1);
+    const triggersRunning = this.triggersRunning;
+    return spawnVfioOp(this.engine, running === 0 ? base : `${base}#${running + 1}`, function* (op) {
       const errno = yield* body(op.name);
+      triggersRunning.set(base, (triggersRunning.get(base) ?? 1) - 1);
       return errno === undefined ? OK : failed<void>(errno);
     });
   }

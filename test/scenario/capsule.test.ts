@@ -3,17 +3,17 @@ import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Fingerprint } from "../../src/fabric/fingerprint.js";
 import type { TraceEvent } from "../../src/fabric/trace.js";
-import { loadScenario } from "../../src/scenario/load-scenario.js";
 import {
   type Capsule,
-  CHECKPOINT_EVENTS,
   type CapturedRun,
+  CHECKPOINT_EVENTS,
   captureRun,
   compareReplay,
   makeCapsule,
   readCapsule,
   replayCapsule,
 } from "../../src/scenario/capsule.js";
+import { loadScenario } from "../../src/scenario/load-scenario.js";
 import { runScenario } from "../../src/scenario/run-scenario.js";
 
 const FLAGSHIP = join(import.meta.dirname, "..", "..", "scenarios", "revoke-during-cq-writes.yaml");
@@ -121,8 +121,19 @@ describe("readCapsule", () => {
     ["a bad fingerprint", edit((c) => (c.result.fingerprint = "xyz")), "$.result.fingerprint", /16 lower-case hex/],
     ["a bad checkpoint", edit((c) => (c.result.checkpoints = ["0123"])), "$.result.checkpoints[0]", /16 lower-case hex/],
     ["an unknown invariant", edit((c) => (c.result.invariants = ["I99"])), "$.result.invariants[0]", /expected one of I1/],
-    ["a fault on an unknown device", edit((c) => ((c.scenario.faults as Array<Record<string, unknown>>)[0] = { fault: "flr", target: "gpu9", atUs: 2 })), "$.scenario.faults[0].target", /expected an exported device/],
-    ["an unpinned fault", edit((c) => ((c.scenario.faults as Array<Record<string, unknown>>)[0] = { fault: "flr", target: "gpu0", windowUs: [1, 2] })), "$.scenario.faults[0]", /pinned time/],
+    [
+      "a fault on an unknown device",
+      edit((c) => ((c.scenario.faults as Array<Record<string, unknown>>)[0] = { fault: "flr", target: "gpu9", atUs: 2 })),
+      "$.scenario.faults[0].target",
+      /expected an exported device/,
+    ],
+    [
+      "an unpinned fault",
+      edit((c) => ((c.scenario.faults as Array<Record<string, unknown>>)[0] = { fault: "flr", target: "gpu0", windowUs: [1, 2] })),
+      "$.scenario.faults[0]",
+      /pinned time/,
+    ],
+    ["windows that do not match the faults", edit((c) => (c.windows = [])), "$.windows", /one entry per fault/],
     ["a topology path", edit((c) => (c.scenario.topology = "topologies/one-switch.json")), "$.scenario.topology", /readable topology file/],
   ])("refuses %s, naming the file, the JSON path and the expectation", (_what, text, jsonPath, message) => {
     const read = readCapsule(text, "c.json");
