@@ -3,7 +3,7 @@
  * before anything else looks at them. Errors name the file, the JSON path and what was expected.
  */
 import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import type { TopologySpec } from "../pci/topology-spec.js";
 import type { ImportIssue, TopologyImport } from "./import-types.js";
 import { TOPOLOGY_SCHEMA } from "./topology-schema.js";
@@ -89,10 +89,11 @@ export function importTopologyDocument(text: string, file: string): TopologyImpo
       return { ok: false, error: { file, message: `not valid JSON: ${(error as Error).message}` } };
     }
   } else {
-    const doc = parseDocument(text, { prettyErrors: false });
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(text, { prettyErrors: false, lineCounter });
     const problem = doc.errors[0];
     if (problem)
-      return { ok: false, error: { file, line: (problem.linePos?.[0].line ?? 0) || 1, message: `not valid YAML: ${problem.message.split("\n")[0]}` } };
+      return { ok: false, error: { file, line: lineCounter.linePos(problem.pos[0]).line, message: `not valid YAML: ${problem.message.split("\n")[0]}` } };
     try {
       value = doc.toJS();
     } catch (error) {

@@ -12,7 +12,7 @@ import { RngStream } from "../fabric/rng.js";
 import { us } from "../fabric/time.js";
 import type { TraceSink } from "../fabric/trace.js";
 import { checkScenario, type LoadedScenario, type ScenarioIssue } from "./load-scenario.js";
-import { type RunOptions, type RunResult, runScenario } from "./run-scenario.js";
+import { drawFaultTime, faultStreamName, type RunOptions, type RunResult, runScenario } from "./run-scenario.js";
 import { type Fault, KERNEL_MUTANTS, KERNEL_PROFILES, type KernelMutant, type KernelProfile, type Scenario } from "./scenario.js";
 
 /** The capsule format's name and version; a reader refuses any other. */
@@ -230,7 +230,7 @@ export function drawDifferences(capsule: Capsule): string[] {
   return capsule.windows.flatMap((w, i) => {
     const f = faults[i] as Fault & { atUs: number };
     if (w === null) return [];
-    const drawn = new RngStream(capsule.seed, `faults/${i}`).intBetween(us(w[0]), us(w[1]));
+    const drawn = drawFaultTime(new RngStream(capsule.seed, faultStreamName(i)), w);
     return drawn === us(f.atUs)
       ? []
       : [`fault ${i} (${f.fault} ${f.target}): the capsule struck at ${f.atUs} µs, seed ${capsule.seed} draws ${drawn / 1e6} µs from [${w[0]}, ${w[1]}]`];

@@ -5,7 +5,7 @@
  * error names the file, the JSON path and what was expected (exit 2 at the command line).
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { importTopologyDocument, jsonPathOf, schemaExpectation } from "../io/topology-file.js";
 import { buildTopology } from "../pci/build-topology.js";
 import type { Topology } from "../pci/topology.js";
@@ -45,22 +45,28 @@ function parse(text: string, file: string): { ok: true; value: unknown } | { ok:
       return { ok: false, error: { file, message: `not valid JSON: ${(error as Error).message}` } };
     }
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
   const problem = doc.errors[0];
-  if (problem) return { ok: false, error: { file, line: problem.linePos?.[0].line ?? 1, message: `not valid YAML: ${problem.message.split("\n")[0]}` } };
+  if (problem)
+    return { ok: false, error: { file, line: lineCounter.linePos(problem.pos[0]).line, message: `not valid YAML: ${problem.message.split("\n")[0]}` } };
   return { ok: true, value: doc.toJS() };
 }
 
 /** The schema errors of `value`, deepest first. */
 function schemaIssues(value: unknown, file: string): ScenarioIssue[] {
   if (validate(value)) return [];
-  return (validate.errors ?? [])
-    .map((e) => ({
-      file,
-      jsonPath: jsonPathOf(e.instancePath),
-      message: e.keyword === "oneOf" && e.instancePath.includes("/faults/") ? 'expected exactly one of "atUs" or "windowUs"' : schemaExpectation(e),
-    }))
-    .sort((a, b) => b.jsonPath.length - a.jsonPath.length);
+  return (
+    (validate.errors ?? [])
+      // A fault's "exactly one of atUs/windowUs" says it all; its branches' own `required` errors would only confuse.
+      .filter((e) => !e.schemaPath.startsWith("#/properties/faults/items/oneOf/"))
+      .map((e) => ({
+        file,
+        jsonPath: jsonPathOf(e.instancePath),
+        message: e.keyword === "oneOf" && e.instancePath.includes("/faults/") ? 'expected exactly one of "atUs" or "windowUs"' : schemaExpectation(e),
+      }))
+      .sort((a, b) => b.jsonPath.length - a.jsonPath.length)
+  );
 }
 
 /** Checks the names and numbers the schema cannot: labels exist in the topology, windows are ordered and inside the safety phase. */

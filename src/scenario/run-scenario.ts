@@ -10,6 +10,7 @@ import { MONITORS } from "../check/catalogue.js";
 import { INVARIANT_IDS, type InvariantId, type Monitor, type Violation } from "../check/monitor.js";
 import { type ProbeName, ProbeSet } from "../check/probes.js";
 import type { Engine } from "../fabric/engine.js";
+import type { RngStream } from "../fabric/rng.js";
 import { us } from "../fabric/time.js";
 import type { TraceEvent, TraceSink } from "../fabric/trace.js";
 import { type FaultReport, scheduleFaults } from "./faults.js";
@@ -86,13 +87,19 @@ function watch(ids: readonly InvariantId[]) {
   };
 }
 
+/** The name of the random stream fault `index`'s time is drawn from. */
+export function faultStreamName(index: number): string {
+  return `faults/${index}`;
+}
+
+/** A fault time drawn uniformly from a window of µs, in ps (the one draw the runner and the capsule check share). */
+export function drawFaultTime(stream: RngStream, windowUs: readonly [number, number]): number {
+  return stream.intBetween(us(windowUs[0]), us(windowUs[1]));
+}
+
 /** Each fault's time: fixed, or drawn from its window by its own stream of the run's seed. */
 function faultTimes(engine: Engine, faults: readonly Fault[]): number[] {
-  return faults.map((f, i) => {
-    if ("atUs" in f) return us(f.atUs);
-    const [from, to] = f.windowUs as readonly [number, number];
-    return engine.rng.stream(`faults/${i}`).intBetween(us(from), us(to));
-  });
+  return faults.map((f, i) => ("atUs" in f ? us(f.atUs) : drawFaultTime(engine.rng.stream(faultStreamName(i)), f.windowUs as readonly [number, number])));
 }
 
 /**
