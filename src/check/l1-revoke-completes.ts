@@ -9,7 +9,7 @@ import { ms } from "../fabric/time.js";
 import type { TraceEvent } from "../fabric/trace.js";
 import { strField } from "./export-support.js";
 import type { Monitor } from "./monitor.js";
-import { Obligations } from "./revoke-obligations.js";
+import { Obligations, obligationMonitor } from "./revoke-obligations.js";
 
 /** Options of {@link createL1Monitor}. */
 export interface L1Options {
@@ -41,24 +41,7 @@ export function createL1Monitor(options: L1Options = {}): Monitor {
   const open = new Obligations("L1", options.boundPs ?? ms(10));
   /** Device → buffers whose cleanup has not dropped its registration yet, in order. */
   const cleanups = new Map<string, string[]>();
-  let reported = false;
-
-  const report = <V>(found: V | undefined) => {
-    if (found !== undefined) reported = true;
-    return found;
-  };
-
-  return {
-    id: "L1",
-    observe(event) {
-      if (reported) return undefined;
-      return report(open.overdue(event.t) ?? check(event));
-    },
-    end(nowPs) {
-      if (reported) return undefined;
-      return report(open.overdue(nowPs) ?? open.unmet(nowPs));
-    },
-  };
+  return obligationMonitor("L1", open, check);
 
   function check(event: TraceEvent) {
     const kind = `${event.layer}/${event.kind}`;

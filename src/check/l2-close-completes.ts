@@ -9,7 +9,7 @@ import { ms } from "../fabric/time.js";
 import type { TraceEvent } from "../fabric/trace.js";
 import { strField } from "./export-support.js";
 import type { Monitor } from "./monitor.js";
-import { Obligations } from "./revoke-obligations.js";
+import { Obligations, obligationMonitor } from "./revoke-obligations.js";
 
 /** Options of {@link createL2Monitor}. */
 export interface L2Options {
@@ -33,24 +33,7 @@ export function createL2Monitor(options: L2Options = {}): Monitor {
   const drained = new Map<string, TraceEvent>();
   /** Buffer → the device whose close is cleaning it up (`kref.underflow` names the buffer only). */
   const cleaning = new Map<string, string>();
-  let reported = false;
-
-  const report = <V>(found: V | undefined) => {
-    if (found !== undefined) reported = true;
-    return found;
-  };
-
-  return {
-    id: "L2",
-    observe(event) {
-      if (reported) return undefined;
-      return report(open.overdue(event.t) ?? check(event));
-    },
-    end(nowPs) {
-      if (reported) return undefined;
-      return report(open.overdue(nowPs) ?? open.unmet(nowPs));
-    },
-  };
+  return obligationMonitor("L2", open, check);
 
   function check(event: TraceEvent) {
     if (event.layer !== "vfio") return undefined;

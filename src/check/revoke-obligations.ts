@@ -5,7 +5,7 @@
  * the earliest deadline, so checking the deadline on every event is O(1).
  */
 import type { TraceEvent } from "../fabric/trace.js";
-import type { InvariantId, Violation } from "./monitor.js";
+import type { InvariantId, Monitor, Violation } from "./monitor.js";
 
 /** At most this many events per obligation's chain: the opening one and the latest few. */
 const CHAIN_MAX = 8;
@@ -85,4 +85,22 @@ export class Obligations {
 /** The chain in trace order (events noted late, such as an earlier drain, sorted in). */
 function bySeq(chain: readonly TraceEvent[]): TraceEvent[] {
   return [...chain].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * A liveness monitor over `open`: each event first settles what is overdue, then goes to `check`
+ * (which opens and closes obligations and may find a violation itself); `end` reports what is
+ * overdue or still open. Reports once, then stays silent.
+ */
+export function obligationMonitor(id: InvariantId, open: Obligations, check: (event: TraceEvent) => Violation | undefined): Monitor {
+  let reported = false;
+  const report = (found: Violation | undefined) => {
+    if (found !== undefined) reported = true;
+    return found;
+  };
+  return {
+    id,
+    observe: (event) => (reported ? undefined : report(open.overdue(event.t) ?? check(event))),
+    end: (nowPs) => (reported ? undefined : report(open.overdue(nowPs) ?? open.unmet(nowPs))),
+  };
 }
