@@ -28,8 +28,9 @@ interface Returned {
  * Flags: (a) a TLP that reaches a range of a returned-revoked export after the revoke returned
  * (`atPs` later than the return), and (b) a revoke that returns while a TLP already seen on the
  * bus will reach its ranges only later (in flight). A TLP that also falls in a usable export of
- * the same BAR is legitimate and not flagged. Chain: the export, its revoke, the TLP and the
- * return, in trace order.
+ * the same BAR is legitimate and not flagged. Chain: the export, the requester's latest post and
+ * WQE fetch before the TLP (the work requests it came from), the revoke, the TLP and the return,
+ * in trace order.
  */
 export function createI1Monitor(): Monitor {
   const exports = new ExportTable();
@@ -39,6 +40,9 @@ export function createI1Monitor(): Monitor {
   const latest = new Map<string, TraceEvent>();
   /** Device → cleanups whose drain has not finished yet, in order. */
   const cleanups = new Map<string, ExportState[]>();
+  /** Requester (`nic0`) → its latest WQE fetch and posts: which work requests the TLP came from. */
+  const lastFetch = new Map<string, TraceEvent>();
+  const lastPost = new Map<string, TraceEvent>();
 
   return firstViolation("I1", (event) => {
     const found = check(event);
@@ -48,6 +52,12 @@ export function createI1Monitor(): Monitor {
 
   function check(event: TraceEvent) {
     if (event.layer === "pci") return event.kind === "tlp" ? checkTlp(event) : undefined;
+    if (event.layer === "rdma" && (event.kind === "wqe.fetch" || event.kind === "post.send")) {
+      // QP names start with their NIC's label, the requester a `pci/tlp` names.
+      const nic = strField(event, "qp")?.split("/")[0];
+      if (nic !== undefined) (event.kind === "wqe.fetch" ? lastFetch : lastPost).set(nic, event);
+      return undefined;
+    }
     if (event.layer !== "vfio") return undefined;
     const buf = strField(event, "buf");
     const state = buf === undefined ? undefined : exports.get(buf);
@@ -78,7 +88,8 @@ export function createI1Monitor(): Monitor {
     const atPs = tlp === undefined ? undefined : numField(tlp, "atPs");
     if (tlp === undefined || atPs === undefined || atPs <= event.t || coveredByUsable(tlp, state)) return undefined;
     const message = `${state.device} ${state.buf}: the revoke returned at ${event.t} ps with ${describe(tlp)} still in flight (it reaches the BAR at ${atPs} ps) [kernel.md §b.3, §c.4]`;
-    return violationAt("I1", event, message, [state.exported, state.lastRevoke, tlp]);
+    const requester = strField(tlp, "requester") ?? "";
+    return violationAt("I1", event, message, [state.exported, lastPost.get(requester), lastFetch.get(requester), state.lastRevoke, tlp]);
   }
 
   function checkTlp(event: TraceEvent) {
@@ -96,7 +107,8 @@ export function createI1Monitor(): Monitor {
       const done = returned.get(state.buf);
       if (done === undefined || atPs <= done.event.t || coveredByUsable(event, state)) continue;
       const message = `${state.device} ${state.buf}: ${describe(event)} reaches the BAR at ${atPs} ps, after the revoke returned at ${done.event.t} ps [kernel.md §b.3, §c.4]`;
-      return violationAt("I1", event, message, [state.exported, state.lastRevoke, done.event]);
+      const requester = strField(event, "requester") ?? "";
+      return violationAt("I1", event, message, [state.exported, lastPost.get(requester), lastFetch.get(requester), state.lastRevoke, done.event]);
     }
     return undefined;
   }

@@ -8,7 +8,8 @@ import { cqeIssued, dataIssued } from "../rdma/nic-revoke-support.js";
 import { feed, handWritten, row } from "./revoke-support.js";
 import { rdmaRun } from "./revoke-worlds.js";
 
-const CHAIN = ["vfio/export", "vfio/revoke", "vfio/revoke.done", "pci/tlp"];
+// The export, the work requests the write came from (the latest post and WQE fetch of nic0), the revoke, its return, the TLP.
+const CHAIN = ["vfio/export", "rdma/post.send", "rdma/wqe.fetch", "vfio/revoke", "vfio/revoke.done", "pci/tlp"];
 
 describe("I1 in the RDMA-write world, MEM cleared mid-stream", () => {
   it("is silent with a correct driver (dynamic MR, pinned-revocable CQ; one WR or 32 outstanding)", () => {
