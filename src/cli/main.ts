@@ -6,6 +6,7 @@
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { INVARIANT_IDS, type InvariantId } from "../check/monitor.js";
 import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
 import { P2PDMA_PROFILES, type P2pdmaProfile } from "../pci/p2pdma-map-type.js";
 import { KERNEL_MUTANTS, KERNEL_PROFILES, type KernelMutant, type KernelProfile } from "../scenario/scenario.js";
@@ -47,6 +48,11 @@ function flagshipPath(): string {
   const path = fileURLToPath(new URL("../../../scenarios/revoke-during-cq-writes.yaml", import.meta.url));
   const shown = relative(process.cwd(), path);
   return shown.startsWith("..") ? path : shown;
+}
+
+function parseInvariant(value: string): InvariantId {
+  if (!(INVARIANT_IDS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${INVARIANT_IDS.join(" ")}`);
+  return value as InvariantId;
 }
 
 function toInt(value: string): number {
@@ -226,8 +232,16 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .description("reduce a failing capsule's faults and workload to a minimal run that still breaks the same invariant; write it as a YAML scenario")
     .argument("<capsule>", "a failing capsule")
     .option("-o, --output <file>", "the scenario to write (default: <capsule>-shrunk.yaml); its capsule goes beside it")
-    .action((file: string, opts: { output?: string }) =>
-      exit(shrinkCommand({ file, ...(opts.output === undefined ? {} : { output: opts.output }) }, version, print, printError)),
+    .option("--invariant <id>", "the invariant to keep broken (default: the capsule's first)", parseInvariant)
+    .action((file: string, opts: { output?: string; invariant?: InvariantId }) =>
+      exit(
+        shrinkCommand(
+          { file, ...(opts.output === undefined ? {} : { output: opts.output }), ...(opts.invariant === undefined ? {} : { invariant: opts.invariant }) },
+          version,
+          print,
+          printError,
+        ),
+      ),
     );
   program
     .command("schema")

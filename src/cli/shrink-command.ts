@@ -6,6 +6,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { Document } from "yaml";
+import type { InvariantId } from "../check/monitor.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { shrinkCapsule } from "../scenario/shrink.js";
 import { AtomicFile } from "./atomic-file.js";
@@ -15,6 +16,8 @@ import { loadCapsuleFile } from "./replay-command.js";
 export interface ShrinkCommandOptions {
   readonly file: string;
   readonly output?: string;
+  /** The invariant to keep broken (default: the capsule's first). */
+  readonly invariant?: InvariantId;
 }
 
 function publish(path: string, text: string): void {
@@ -41,7 +44,7 @@ export function shrinkCommand(o: ShrinkCommandOptions, version: string, print: (
     for (const line of read.lines) printError(line);
     return 2;
   }
-  const shrunk = shrinkCapsule(read.capsule, basename(o.file), version);
+  const shrunk = shrinkCapsule(read.capsule, basename(o.file), version, o.invariant);
   if (!shrunk.ok) {
     printError(`${o.file}: ${shrunk.message}`);
     return 2;

@@ -88,15 +88,24 @@ function streamCounts(s: Scenario): string {
 }
 
 /**
- * Shrinks a loaded capsule to a minimal scenario that still breaks the capsule's first invariant.
+ * Shrinks a loaded capsule to a minimal scenario that still breaks `target` (default: the
+ * capsule's first invariant).
  * @param source the capsule's file name, quoted in the new scenario's goal.
  * @returns the shrunk scenario and capsule, or why there is nothing to shrink.
  * @throws Error when the result no longer fails or has more faults (a shrinker bug).
  */
-export function shrinkCapsule(input: LoadedCapsule, source: string, version: string): { ok: true; shrunk: Shrunk } | { ok: false; message: string } {
+export function shrinkCapsule(
+  input: LoadedCapsule,
+  source: string,
+  version: string,
+  target?: InvariantId,
+): { ok: true; shrunk: Shrunk } | { ok: false; message: string } {
   const { capsule } = input;
-  const invariant = capsule.result.invariants[0];
+  const invariant = target ?? capsule.result.invariants[0];
   if (invariant === undefined) return { ok: false, message: "the capsule's run broke no invariant: there is nothing to shrink" };
+  if (!capsule.result.invariants.includes(invariant)) {
+    return { ok: false, message: `the capsule's run did not break ${invariant} (it broke ${capsule.result.invariants.join(", ")})` };
+  }
   const options = { seed: capsule.seed, profile: capsule.profile, mutants: capsule.mutants };
   const fails: StillFails = (candidate) => {
     const loaded = load(candidate, input.loaded.file);

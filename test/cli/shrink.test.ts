@@ -74,6 +74,23 @@ describe("p2psim shrink", () => {
     expect(p2psim("replay", join(dir, "min.capsule.json")).stdout).toContain("reproduced bit for bit");
   });
 
+  it("--invariant keeps a later invariant broken (the flagship's I1, not the I4 of its setup), and refuses one the capsule did not break", () => {
+    const dir = mkdtempSync(join(tmpdir(), "p2psim-shrink-"));
+    expect(p2psim("explore", FLAGSHIP, "--seeds", "6..6", "--profile", "vfio-dmabuf-initial", "--out", dir).status).toBe(1);
+    expect(JSON.parse(readFileSync(join(dir, "capsule-6.json"), "utf8")).result.invariants).toEqual(["I4", "I1"]);
+    const output = join(dir, "i1.yaml");
+    const run = p2psim("shrink", join(dir, "capsule-6.json"), "--invariant", "I1", "-o", output);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("I1 still broken");
+    const rerun = JSON.parse(p2psim("run", output, "--json").stdout);
+    expect(rerun.violations.map((v: { invariant: string }) => v.invariant)).toContain("I1");
+    // I1 needs the reset: the fault stays.
+    expect(rerun.faults).toHaveLength(1);
+    const refused = p2psim("shrink", join(dir, "capsule-6.json"), "--invariant", "L2");
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("did not break L2 (it broke I4, I1)");
+  });
+
   it("exits 2 on a capsule that broke nothing", () => {
     const dir = mkdtempSync(join(tmpdir(), "p2psim-shrink-"));
     const sweep = p2psim("explore", FLAGSHIP, "--seeds", "1..1", "--json", "--out", dir);
