@@ -15,7 +15,7 @@ import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
 import { LINK_WIDTHS, type LinkWidth, type PayloadSize, type PcieGen } from "./dllp-limits.js";
 import type { Iommu } from "./iommu.js";
-import { LinkDirection } from "./link-direction.js";
+import { LinkDirection, type LinkObserver } from "./link-direction.js";
 import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import type { Hop } from "./route.js";
@@ -64,6 +64,7 @@ export class Fabric {
   private readonly feeders = new Map<LinkDirection, Set<LinkDirection | string>>();
   /** A switch's port-to-port latency (read per TLP per switch). */
   private readonly switchLatencyPs: number;
+  private linkObserver: LinkObserver | undefined = undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -80,6 +81,15 @@ export class Fabric {
       assert(link.counters.tlpsDelivered <= link.counters.tlpsSent, () => `link ${link.config.name} delivered more TLPs than it sent`);
       assert(link.creditsWithinAdvertised(), () => `link ${link.config.name} holds more credits than advertised`);
     }
+  }
+
+  /**
+   * Watches every link direction, those built so far and those routes build later (timelines).
+   * @param observer undefined to stop watching.
+   */
+  observeLinks(observer: LinkObserver | undefined): void {
+    this.linkObserver = observer;
+    for (const link of this.links.values()) link.observer = observer;
   }
 
   /** Every link direction used so far, for counters and the conservation check. */
@@ -188,6 +198,7 @@ export class Fabric {
         },
         (arrived) => this.arrived(arrived),
       );
+      link.observer = this.linkObserver;
       this.links.set(key, link);
     }
     return link;

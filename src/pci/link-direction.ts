@@ -58,6 +58,18 @@ export interface LinkDirectionConfig {
   readonly cutThroughPs?: number;
 }
 
+/**
+ * Watches a direction's transmissions, for timelines (the Perfetto writer): not part of the run's
+ * trace, so watching never changes a fingerprint.
+ */
+export interface LinkObserver {
+  /**
+   * A TLP was booked on the wire: it starts serializing at `startPs` and its last byte is in at
+   * `tailPs` (both fractional ps); `stalled` when it waited for flow-control credits.
+   */
+  sent(link: LinkDirection, tlp: Tlp, startPs: number, tailPs: number, stalled: boolean): void;
+}
+
 /** Counters of a direction, for reports and conservation checks. */
 export interface LinkCounters {
   tlpsSent: number;
@@ -107,6 +119,8 @@ export class LinkDirection {
    * returns true when the fabric forwarded it itself (then no arrival event is scheduled here).
    */
   express: ((tlp: Tlp, handOverPs: number) => boolean) | undefined = undefined;
+  /** Set by the fabric when someone watches its links (see {@link Fabric.observeLinks}). */
+  observer: LinkObserver | undefined = undefined;
 
   /**
    * @param deliver called with each TLP when it arrives at the other end (in sending order).
@@ -155,11 +169,13 @@ export class LinkDirection {
     const cls = creditClassIndex(tlp);
     const limited = this.limited[cls] === true;
     const data = limited ? dataCredits(tlp.payloadBytes) : 0;
+    let stalled = false;
     if (limited) {
       const creditsAt = this.takeCredits(cls, data, start);
       if (creditsAt > start) {
         this.counters.creditStalls++;
         start = creditsAt;
+        stalled = true;
       }
     }
     const serializationPs = tlp.wireBytes * this.psPerByte;
@@ -170,6 +186,7 @@ export class LinkDirection {
     this.counters.busyPs += serializationPs;
     const tailPs = this.busyUntilPs + this.latencyPs;
     tlp.tailPs = tailPs;
+    this.observer?.sent(this, tlp, start, tailPs, stalled);
     if (limited) {
       // The receiver frees the buffer as the last byte arrives; the sender learns it one UpdateFC later.
       this.pushReturn(tailPs + this.returnDelayPs, cls, data);

@@ -7,14 +7,13 @@
  * A fault reports whether it affected the run: its request's result, and how many exports it
  * revoked, TLPs were refused and work requests failed from its time on (`FaultReport`).
  */
-import { DmaFence } from "../dmabuf/reservation.js";
-import type { Engine } from "../fabric/engine.js";
-import { us } from "../fabric/time.js";
 import type { TraceEvent } from "../fabric/trace.js";
-import { vfioPciDmaBufMove } from "../vfio/dmabuf-move.js";
-import { vfioPciHotReset } from "../vfio/hot-reset.js";
 import type { VfioOp } from "../vfio/vfio-op.js";
-import type { VfioPciDevice } from "../vfio/vfio-pci-device.js";
+import { ACS_STRIKES } from "./fault-acs.js";
+import { IOMMU_STRIKES } from "./fault-iommu.js";
+import { LINK_STRIKES } from "./fault-link.js";
+import type { Strike } from "./fault-strike.js";
+import { VFIO_STRIKES } from "./faults-vfio.js";
 import type { Fault, FaultKind } from "./scenario.js";
 import type { ScenarioWorld } from "./scenario-world.js";
 import type { WorkloadRun } from "./workloads.js";
@@ -37,68 +36,8 @@ export interface FaultReport {
   affected: boolean;
 }
 
-/** How a fault strikes: it may start a VFIO request (whose result the report shows). */
-type Strike = (world: ScenarioWorld, fault: Fault, device: VfioPciDevice | undefined, programs: readonly WorkloadRun[]) => VfioOp | undefined;
-
-function need(device: VfioPciDevice | undefined, fault: Fault): VfioPciDevice {
-  if (device === undefined) throw new Error(`${fault.fault}: ${fault.target} is not a device the scenario opened`);
-  return device;
-}
-
-/**
- * The exporter revokes every export of the device with no hardware change, as every trigger does
- * first [kernel.md §b.3, §c.4]: memory_lock for write, then the move to revoked.
- */
-function revokeAll(engine: Engine, device: VfioPciDevice): void {
-  const holder = `${device.label}:dmabuf-revoke`;
-  engine.spawn(holder, function* () {
-    yield device.memoryLock.downWrite(holder);
-    yield* vfioPciDmaBufMove(device, true, holder);
-    device.memoryLock.upWrite(holder);
-  });
-}
-
-/** An importer's fence that never signals, added to every export's reservation: a revoke that waits for fences never ends (L1). */
-function stuckFence(engine: Engine, device: VfioPciDevice): void {
-  for (const priv of device.exportList) {
-    const resv = priv.dmabuf.resv;
-    resv.lock("fault:fence");
-    resv.addFence(new DmaFence(engine, `${priv.name}/stuck`), "bookkeep");
-    resv.unlock("fault:fence");
-  }
-}
-
-const STRIKES: Record<FaultKind, Strike> = {
-  flr: (_w, f, d) => need(d, f).writeDevCtlFlr(),
-  "device-reset": (_w, f, d) => need(d, f).deviceReset(),
-  "hot-reset": (w, f, d) =>
-    vfioPciHotReset([need(d, f), ...(f.with ?? []).map((label) => need(w.devices.get(label), f))], f.fails ? { busResetFails: "EAGAIN" } : {}),
-  "mem-clear": (_w, f, d) => need(d, f).writeCommandMemory(false),
-  "mem-set": (_w, f, d) => need(d, f).writeCommandMemory(true),
-  d3: (_w, f, d) => need(d, f).writePowerState("D3hot"),
-  d0: (_w, f, d) => need(d, f).writePowerState("D0"),
-  "vfio-close": (_w, f, d) => need(d, f).close(),
-  "low-power-entry": (_w, f, d) => need(d, f).lowPowerEntry(),
-  "low-power-exit": (_w, f, d) => need(d, f).lowPowerExit(),
-  "dmabuf-revoke": (w, f, d) => {
-    revokeAll(w.engine, need(d, f));
-    return undefined;
-  },
-  "slow-importer": (w, f) => {
-    // The NIC's driver (the importer) unmaps late from now on; the target names the NIC.
-    if (w.rdma.device.name !== f.target) throw new Error(`slow-importer: ${f.target} is not the scenario's NIC`);
-    w.rdma.device.slowUnmapPs = us(f.delayUs ?? 0);
-    return undefined;
-  },
-  "fence-never-signals": (w, f, d) => {
-    stuckFence(w.engine, need(d, f));
-    return undefined;
-  },
-  "cq-overflow": (_w, _f, _d, programs) => {
-    for (const p of programs) p.stopPolling();
-    return undefined;
-  },
-};
+/** Every fault of the catalogue, by kind; the types make a missing one a compile error. */
+const STRIKES: Record<FaultKind, Strike> = { ...VFIO_STRIKES, ...IOMMU_STRIKES, ...LINK_STRIKES, ...ACS_STRIKES };
 
 /** Whether `event` (at or after the fault) is an effect the report counts. */
 function tally(report: FaultReport, event: TraceEvent): void {

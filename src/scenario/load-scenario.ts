@@ -70,6 +70,9 @@ function schemaIssues(value: unknown, file: string): ScenarioIssue[] {
 }
 
 /** Checks the names and numbers the schema cannot: labels exist in the topology, windows are ordered and inside the safety phase. */
+/** Faults of the fabric itself: their target is any function or port of the topology. */
+const FABRIC_FAULTS: ReadonlySet<string> = new Set(["link-down", "link-retrain", "completion-timeout", "acs-change"]);
+
 function semanticIssues(scenario: Scenario, topology: Topology, file: string): ScenarioIssue[] {
   const issues: ScenarioIssue[] = [];
   const known = (name: string, path: string, what: string) => {
@@ -85,10 +88,16 @@ function semanticIssues(scenario: Scenario, topology: Topology, file: string): S
   for (const [i, w] of scenario.workloads.entries()) known(w.nic, `$.workloads[${i}].nic`, "a NIC label");
   const opened = new Set(scenario.exports.map((e) => e.device));
   for (const [i, f] of (scenario.faults ?? []).entries()) {
-    // A stalled consumer or a slow importer is a NIC's; every other fault hits a device the scenario opened through vfio-pci.
-    if (f.fault === "cq-overflow" || f.fault === "slow-importer") known(f.target, `$.faults[${i}].target`, "a NIC label");
+    // A stalled consumer, a slow importer or an IOMMU unmap of an importer's mappings is a NIC's; link and
+    // ACS faults hit any function or port of the machine; every other fault hits a device opened through vfio-pci.
+    if (f.fault === "cq-overflow" || f.fault === "slow-importer" || f.fault === "iommu-unmap") known(f.target, `$.faults[${i}].target`, "a NIC label");
+    else if (FABRIC_FAULTS.has(f.fault)) known(f.target, `$.faults[${i}].target`, "a device or port label");
     else if (!opened.has(f.target))
       issues.push({ file, jsonPath: `$.faults[${i}].target`, message: `expected an exported device (${[...opened].join(", ")}), found "${f.target}"` });
+    if (f.fault === "link-retrain" && f.width === undefined)
+      issues.push({ file, jsonPath: `$.faults[${i}]`, message: 'expected "width" (the width the link trains to)' });
+    if (f.fault === "acs-change" && (f.acsSet ?? []).length + (f.acsClear ?? []).length === 0)
+      issues.push({ file, jsonPath: `$.faults[${i}]`, message: 'expected "acsSet" or "acsClear" (the ACS Control bits the write changes)' });
     for (const [j, w] of (f.with ?? []).entries()) {
       if (!opened.has(w)) issues.push({ file, jsonPath: `$.faults[${i}].with[${j}]`, message: `expected an exported device, found "${w}"` });
       else if (topology.find(w)?.upstream !== topology.find(f.target)?.upstream) {

@@ -6,6 +6,8 @@
  */
 import { INVARIANT_IDS } from "../check/monitor.js";
 import { TOPOLOGY_SCHEMA } from "../io/topology-schema.js";
+import { ACS_FLAGS } from "../pci/acs.js";
+import { LINK_WIDTHS, PCIE_GENS } from "../pci/dllp-limits.js";
 import { FAULT_KINDS, KERNEL_MUTANTS, KERNEL_PROFILES, MEASUREMENTS } from "./scenario.js";
 
 /**
@@ -81,6 +83,14 @@ const fault = {
     with: { type: "array", items: label, description: "hot-reset: the other devices of the reset set" },
     fails: { type: "boolean", description: "hot-reset: the bus reset itself fails (EAGAIN) and the undo path runs" },
     delayUs: { ...micros, description: "slow-importer: how late the NIC's driver unmaps after draining" },
+    durationUs: {
+      ...micros,
+      description: "link-down: when the link is back; completion-timeout: how long the target stays mute (omitted: the rest of the run)",
+    },
+    width: { enum: LINK_WIDTHS, description: "link-retrain: the width the link trains to" },
+    gen: { enum: PCIE_GENS, description: "link-retrain: the generation the link trains to (default: unchanged)" },
+    acsSet: { type: "array", items: { enum: ACS_FLAGS }, uniqueItems: true, description: "acs-change: ACS Control bits to set" },
+    acsClear: { type: "array", items: { enum: ACS_FLAGS }, uniqueItems: true, description: "acs-change: ACS Control bits to clear" },
   },
 };
 

@@ -8,6 +8,8 @@
  * integer picoseconds once.
  */
 import type { InvariantId } from "../check/monitor.js";
+import type { AcsFlag } from "../pci/acs.js";
+import type { LinkWidth, PcieGen } from "../pci/dllp-limits.js";
 import type { TopologySpec } from "../pci/topology-spec.js";
 
 /**
@@ -98,6 +100,11 @@ export const FAULT_KINDS = [
   "slow-importer",
   "fence-never-signals",
   "cq-overflow",
+  "iommu-unmap",
+  "link-down",
+  "link-retrain",
+  "completion-timeout",
+  "acs-change",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -114,6 +121,14 @@ export type Fault = FaultTime & {
   readonly fails?: boolean;
   /** `slow-importer`: how late the NIC's driver unmaps after draining, µs. */
   readonly delayUs?: number;
+  /** `link-down`: when the link is back up; `completion-timeout`: how long the target stays mute, µs. Omitted: for the rest of the run. */
+  readonly durationUs?: number;
+  /** `link-retrain`: the width the link trains to (and, optionally, its generation). */
+  readonly width?: LinkWidth;
+  readonly gen?: PcieGen;
+  /** `acs-change`: ACS Control bits the write sets, and those it clears. */
+  readonly acsSet?: readonly AcsFlag[];
+  readonly acsClear?: readonly AcsFlag[];
 };
 
 /** A measurement the run reports. */
