@@ -1,8 +1,10 @@
 /**
  * L3 [kernel.md §f L3]: every in-flight DMA ends exactly once: a read request that reached its
- * target is answered by completions covering its bytes, or by one UR completion; none waits forever
- * and no completion answers a read twice [§c.6, §b.3]. Writes are posted: landing (or being
- * refused) ends them, so they carry no obligation here.
+ * target is answered by completions covering its bytes, or by one UR completion, or ends when the
+ * requester's completion timer fires (`pci/cpl.timeout`, a completer that does not answer or a
+ * completion lost on a link that went down); none waits forever and no completion answers a read
+ * twice [§c.6, §b.3]. Writes are posted: landing (or being refused or lost) ends them, so they
+ * carry no obligation here.
  */
 import type { TraceEvent } from "../fabric/trace.js";
 import { hex, num, str, violationAt } from "./fabric-events.js";
@@ -24,7 +26,9 @@ interface OpenRead {
  * its target (`pci/iommu.fault`, or a `pci/tlp.ur` not preceded by its own MRd, i.e. a peer read the
  * root complex refused) is never traced as an MRd: it is counted per requester and address, and the
  * UR CplD that answers it consumes that count first, so it cannot end an open read of the same
- * address; an unmatched UR CplD is accepted. Flags a successful CplD that answers no
+ * address; an unmatched UR CplD is accepted. A `pci/cpl.timeout` ends the open read its address
+ * names (the first byte that never came), after first consuming a read request lost before its
+ * target (`pci/tlp.lost` of an MRd, never traced as `pci/tlp`); an unmatched one is accepted. Flags a successful CplD that answers no
  * open read (a read ended twice, or bytes nobody asked for), and at `end` the oldest read still open.
  */
 export function createL3Monitor(): Monitor {
@@ -33,7 +37,17 @@ export function createL3Monitor(): Monitor {
   let count = 0;
   /** Reads refused before their target, by `requester|address`, whose UR completion is still due. */
   const refused = new Map<string, number>();
+  /** Read requests lost before their target, by `requester|address`, whose timeout is still due. */
+  const lost = new Map<string, number>();
   let previous: TraceEvent | undefined;
+  /** Takes one from `map[key]`; whether there was one. */
+  const take = (map: Map<string, number>, key: string): boolean => {
+    const n = map.get(key) ?? 0;
+    if (n === 0) return false;
+    if (n === 1) map.delete(key);
+    else map.set(key, n - 1);
+    return true;
+  };
   const add = (key: string, read: OpenRead) => {
     const queue = open.get(key);
     if (queue === undefined) open.set(key, [read]);
@@ -56,6 +70,20 @@ export function createL3Monitor(): Monitor {
         refused.set(key, (refused.get(key) ?? 0) + 1);
         return undefined;
       }
+      if (event.kind === "tlp.lost") {
+        if (str(event, "tlp") !== "MRd") return undefined;
+        const key = `${str(event, "requester")}|${num(event, "address")}`;
+        lost.set(key, (lost.get(key) ?? 0) + 1);
+        return undefined;
+      }
+      if (event.kind === "cpl.timeout") {
+        const key = `${str(event, "requester")}|${num(event, "address")}`;
+        if (take(lost, key)) return undefined;
+        const queue = open.get(key);
+        if (queue?.shift() !== undefined) count--;
+        if (queue !== undefined && queue.length === 0) open.delete(key);
+        return undefined;
+      }
       if (event.kind !== "tlp") return undefined;
       const tlp = str(event, "tlp");
       const requester = str(event, "requester") ?? "?";
@@ -69,12 +97,7 @@ export function createL3Monitor(): Monitor {
       if (tlp !== "CplD") return undefined;
       const key = `${requester}|${address}`;
       const ur = str(event, "status") === "UR";
-      const refusedHere = ur ? (refused.get(key) ?? 0) : 0;
-      if (refusedHere > 0) {
-        if (refusedHere === 1) refused.delete(key);
-        else refused.set(key, refusedHere - 1);
-        return undefined;
-      }
+      if (ur && take(refused, key)) return undefined;
       const queue = open.get(key);
       const read = queue?.shift();
       if (queue !== undefined && queue.length === 0) open.delete(key);

@@ -14,6 +14,7 @@ export const PROBES = {
   "reset-during-mr-fault": "a reset began while a dynamic MR's page fault was in progress",
   "ur-on-in-flight-request": "a request already issued was refused UR by its target",
   "cq-error-raised": "a CQ became unusable and raised IB_EVENT_CQ_ERR",
+  "stale-map-type-used": "a p2pdma map-type lookup returned a cached answer that the ACS bits of today would not give [kernel.md §a.6]",
 } as const;
 
 /** A probe's name. */
@@ -28,6 +29,7 @@ export class ProbeSet {
     "reset-during-mr-fault": 0,
     "ur-on-in-flight-request": 0,
     "cq-error-raised": 0,
+    "stale-map-type-used": 0,
   };
   /** Start times of exporter revokes. */
   private readonly revokes: number[] = [];
@@ -75,6 +77,10 @@ export class ProbeSet {
         break;
       case "rdma/async.event":
         if (event.type === "IB_EVENT_CQ_ERR") this.hits["cq-error-raised"]++;
+        break;
+      case "p2pdma/map-type":
+        // Faithful, not a violation (I12): the kernel never refreshes its cache, so a sweep should say whether that was reached.
+        if (event.staleAgainst !== undefined) this.hits["stale-map-type-used"]++;
         break;
     }
   }

@@ -1,17 +1,22 @@
 /**
  * `p2psim explore SCENARIO --seeds A..B`: a seed sweep, on worker threads with `--jobs N`, one
  * shard of it with `--shard i/n`. Writes a replay capsule per failing seed and `summary.json` with
- * `--out DIR`, else prints the summary. Exit 0 when every seed passed, 1 when one broke an
+ * `--out DIR`, else prints the summary; `--csv FILE` writes one row per seed and `--report FILE` the
+ * HTML report (with the first failure shrunk). The summary JSON carries the scenario's machine
+ * (`topology`) for `p2psim report`. Exit 0 when every seed passed, 1 when one broke an
  * invariant (or ran differently twice under `--check-determinism`), 2 on bad input.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { exploreCsv } from "../io/report-csv.js";
+import { renderExploreReport } from "../io/report-explore.js";
 import { parseSeedRange, parseShard, type SeedOutcome, type SweepSummary, shardSeeds, summarizeSweep } from "../scenario/explore.js";
 import type { KernelMutant, KernelProfile } from "../scenario/scenario.js";
 import { AtomicFile } from "./atomic-file.js";
 import { runSweep } from "./explore-pool.js";
 import { loadScenarioFile } from "./load-scenario-file.js";
 import { type ProgressOutput, SweepProgress } from "./progress.js";
+import { scenarioTopology, shrinkForReport, writeFileAtomic } from "./report-command.js";
 
 /** Options of `explore`, as parsed. */
 export interface ExploreCommandOptions {
@@ -26,6 +31,10 @@ export interface ExploreCommandOptions {
   readonly mutants?: readonly KernelMutant[];
   readonly checkDeterminism: boolean;
   readonly json: boolean;
+  /** Also write one row per seed as CSV to this file. */
+  readonly csv?: string;
+  /** Also write the HTML report to this file. */
+  readonly report?: string;
 }
 
 /** Where the command writes. */
@@ -103,7 +112,8 @@ export function exploreCommand(o: ExploreCommandOptions, version: string, io: Ex
   const config = {
     swarm: o.swarm,
     checkDeterminism: o.checkDeterminism,
-    capsules: o.out !== undefined,
+    // The report shows the first failure shrunk, which starts from its capsule.
+    capsules: o.out !== undefined || o.report !== undefined,
     version,
     ...(o.profile === undefined ? {} : { profile: o.profile }),
     ...(o.mutants === undefined || o.mutants.length === 0 ? {} : { mutants: o.mutants }),
@@ -137,7 +147,17 @@ export function exploreCommand(o: ExploreCommandOptions, version: string, io: Ex
     },
     run.outcomes,
   );
-  if (o.out !== undefined) writeJson(join(o.out, "summary.json"), summary);
-  io.print(o.json ? JSON.stringify(summary, null, 2) : humanSummary(summary, run.outcomes, o.out));
+  const withMachine = { ...summary, topology: scenarioTopology(loaded.loaded, summary.profile) };
+  if (o.out !== undefined) writeJson(join(o.out, "summary.json"), withMachine);
+  if (o.csv !== undefined) writeFileAtomic(o.csv, exploreCsv(summary.perSeed));
+  if (o.report !== undefined) {
+    const first = run.outcomes.find((outcome) => outcome.capsule !== undefined);
+    const shrunk =
+      first?.capsule === undefined
+        ? undefined
+        : shrinkForReport(first.capsule, first.seed, version, typeof scenario.topology === "string" ? scenario.topology : undefined);
+    writeFileAtomic(o.report, renderExploreReport({ ...withMachine, ...(shrunk === undefined ? {} : { shrunk }) }));
+  }
+  io.print(o.json ? JSON.stringify(withMachine, null, 2) : humanSummary(summary, run.outcomes, o.out));
   return summary.totals.violation === 0 && summary.totals.nondeterministic === 0 ? 0 : 1;
 }

@@ -15,6 +15,7 @@ import { demoCommand } from "./demo-command.js";
 import { exploreCommand } from "./explore-command.js";
 import { perfCommand } from "./perf-command.js";
 import { replayCommand } from "./replay-command.js";
+import { reportCommand } from "./report-command.js";
 import { runCommand } from "./run-command.js";
 import { shrinkCommand } from "./shrink-command.js";
 import { topoCommand } from "./topo-command.js";
@@ -80,12 +81,16 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .option("--profile <name>", `kernel profile: ${KERNEL_PROFILES.join(", ")}`, parseKernelProfile)
     .option("--mutant <name>", `a bug mutant (repeatable): ${KERNEL_MUTANTS.join(", ")}`, collectMutant, [] as KernelMutant[])
     .option("--json", "print the report as JSON", false)
-    .option("--trace <file>", "write every trace event as JSON lines to FILE")
+    .option(
+      "--trace <file>",
+      "write a trace to FILE: a Chrome JSON trace for ui.perfetto.dev or chrome://tracing, or every trace event as JSON lines when FILE ends in .jsonl",
+    )
+    .option("--report <file>", "also write a self-contained HTML report to FILE")
     .option("--check-determinism", "run the seed twice and report the first diverging event", false)
     .action(
       (
         file: string | undefined,
-        opts: { seed?: number; profile?: KernelProfile; mutant: KernelMutant[]; json: boolean; trace?: string; checkDeterminism: boolean },
+        opts: { seed?: number; profile?: KernelProfile; mutant: KernelMutant[]; json: boolean; trace?: string; report?: string; checkDeterminism: boolean },
       ) => {
         const scenario = file ?? flagshipPath();
         const options = {
@@ -96,6 +101,7 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
           ...(opts.seed === undefined ? {} : { seed: opts.seed }),
           ...(opts.profile === undefined ? {} : { profile: opts.profile }),
           ...(opts.trace === undefined ? {} : { trace: opts.trace }),
+          ...(opts.report === undefined ? {} : { report: opts.report }),
         };
         exit(runCommand(options, version, print, printError));
       },
@@ -175,6 +181,8 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .option("--tags <n>", "outstanding read requests (overrides the profile)", toInt)
     .option("--json", "print { link, ideal, profile, rows: [...] } as JSON", false)
     .option("--csv <file>", "also write the rows as CSV (units in column names)")
+    .option("--report <file>", "also write a self-contained HTML report (goodput and latency plots) to FILE")
+    .option("--trace <file>", "write a Chrome JSON trace (ui.perfetto.dev, chrome://tracing) of the runs, one size after another, to FILE")
     .action((files: string[], opts: Omit<Parameters<typeof perfCommand>[0], "files">) => {
       exit(perfCommand({ ...opts, files }, print, printError));
     });
@@ -192,10 +200,14 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .option("--mutant <name>", `a bug mutant (repeatable): ${KERNEL_MUTANTS.join(", ")}`, collectMutant, [] as KernelMutant[])
     .option("--check-determinism", "run each seed twice and report the first diverging event", false)
     .option("--json", "print the summary as JSON", false)
+    .option("--csv <file>", "also write one row per seed as CSV (header row, units in column names)")
+    .option("--report <file>", "also write a self-contained HTML report to FILE (shrinks the first failure to show it)")
     .action(
       (
         file: string,
         opts: {
+          csv?: string;
+          report?: string;
           seeds: string;
           swarm: boolean;
           jobs: number;
@@ -208,9 +220,11 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
           json: boolean;
         },
       ) => {
-        const { mutant, shard, out, profile, ...rest } = opts;
+        const { mutant, shard, out, profile, csv, report, ...rest } = opts;
         const options = {
           ...rest,
+          ...(csv === undefined ? {} : { csv }),
+          ...(report === undefined ? {} : { report }),
           file,
           mutants: mutant,
           ...(shard === undefined ? {} : { shard }),
@@ -226,7 +240,21 @@ export function buildProgram(print: (text: string) => void, exit: (code: number)
     .description("rerun a replay capsule: reproduced bit for bit, or exactly how it differs")
     .argument("<capsule>", "a capsule written by explore or shrink")
     .option("--json", "print the comparison as JSON", false)
-    .action((file: string, opts: { json: boolean }) => exit(replayCommand({ file, json: opts.json }, version, print, printError)));
+    .option(
+      "--trace <file>",
+      "write a trace to FILE: a Chrome JSON trace for ui.perfetto.dev or chrome://tracing, or every trace event as JSON lines when FILE ends in .jsonl",
+    )
+    .action((file: string, opts: { json: boolean; trace?: string }) =>
+      exit(replayCommand({ file, json: opts.json, ...(opts.trace === undefined ? {} : { trace: opts.trace }) }, version, print, printError)),
+    );
+  program
+    .command("report")
+    .description("write the self-contained HTML report of a result: the JSON of run, explore (or its summary.json) or perf --json")
+    .argument("<result>", "a JSON result file")
+    .option("-o, --output <file>", "the HTML file to write (default: the result's name with .html)")
+    .action((file: string, opts: { output?: string }) =>
+      exit(reportCommand({ file, ...(opts.output === undefined ? {} : { output: opts.output }) }, print, printError)),
+    );
   program
     .command("shrink")
     .description("reduce a failing capsule's faults and workload to a minimal run that still breaks the same invariant; write it as a YAML scenario")

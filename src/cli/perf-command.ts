@@ -5,16 +5,21 @@
  */
 
 import { renderPerfSvg } from "../io/perf-svg.js";
+import { isJsonLinesPath, perfettoPerfObserver } from "../io/perfetto-run.js";
+import { PerfettoWriter } from "../io/perfetto-writer.js";
+import type { PerfReportInput } from "../io/report-input.js";
+import { renderPerfReport } from "../io/report-perf.js";
 import type { LinkWidth, PayloadSize, PcieGen } from "../pci/dllp-limits.js";
 import type { FabricTlpSettings } from "../pci/fabric.js";
 import type { DmaOp } from "../pci/link-perf.js";
-import { runLinkPerf } from "../pci/link-perf.js";
+import { type PerfRunView, runLinkPerf } from "../pci/link-perf.js";
 import { type PathPerfOutcome, type PathTarget, runPathPerf } from "../pci/path-perf.js";
 import { type LinkConfig, modelRead, modelReadWrite, modelWrite, type ReadCompletionBoundary } from "../pci/pcie-model.js";
 import { PERF_PLATFORMS, type PerfPlatform } from "../pci/perf-platform.js";
 import type { PciFunction, Topology } from "../pci/topology.js";
 import { AtomicFile } from "./atomic-file.js";
 import { loadMachine } from "./load-machine.js";
+import { writeFileAtomic } from "./report-command.js";
 import { renderTable } from "./table.js";
 
 /** Options of the command, as parsed by the CLI. */
@@ -41,6 +46,10 @@ export interface PerfOptions {
   readonly profile: string;
   readonly tags?: number;
   readonly csv?: string;
+  /** Also write the HTML report (goodput and latency plots, the rows) to this file. */
+  readonly report?: string;
+  /** Write a Chrome JSON trace (Perfetto) of the runs, one after another, here. */
+  readonly trace?: string;
 }
 
 /** One row of the output (the JSON contract). */
@@ -113,6 +122,9 @@ export function perfCommand(options: PerfOptions, out: (text: string) => void, e
     [64, 128, 256, 512].includes(options.rcb) ? undefined : `--rcb ${options.rcb}: expected 64, 128, 256 or 512`,
     options.addr === 32 || options.addr === 64 ? undefined : `--addr ${options.addr}: expected 32 or 64`,
     ["write", "read", "rw"].includes(options.op) ? undefined : `--op ${options.op}: expected write, read or rw`,
+    options.trace !== undefined && isJsonLinesPath(options.trace)
+      ? `--trace ${options.trace}: perf writes a Chrome JSON trace; give a name not ending in .jsonl`
+      : undefined,
     platform ? undefined : `--profile ${options.profile}: expected one of ${Object.keys(PERF_PLATFORMS).join(", ")}`,
   ].filter((p) => p !== undefined);
   if (problems.length > 0 || typeof sizes === "string" || !platform || typeof link === "string") {
@@ -129,18 +141,25 @@ export function perfCommand(options: PerfOptions, out: (text: string) => void, e
   };
   const op = options.op as DmaOp;
   const tuned = options.tags === undefined ? platform : { ...platform, tags: options.tags };
+  const writer = options.trace === undefined ? undefined : new PerfettoWriter();
+  const watch = writer && ((label: string) => perfettoPerfObserver(writer, label));
   const run =
     link !== undefined
-      ? linkRun({ gen: link.gen, lanes: link.lanes, ...settings }, options, op, sizes, tuned)
-      : pathRun(options, settings, op, sizes, tuned, Array.isArray(window) ? window[0] : undefined, err);
+      ? linkRun({ gen: link.gen, lanes: link.lanes, ...settings }, options, op, sizes, tuned, watch)
+      : pathRun(options, settings, op, sizes, tuned, Array.isArray(window) ? window[0] : undefined, err, watch);
   if (typeof run === "number") return run;
+  if (writer && options.trace !== undefined) writeFileAtomic(options.trace, writer.json());
   return emit(run, options, out);
 }
 
-function linkRun(config: LinkConfig, options: PerfOptions, op: DmaOp, sizes: readonly number[], platform: PerfPlatform): PerfRun {
+/** Makes the `observe` hook of one run (`--trace`), given its label. */
+type Watch = ((label: string) => (run: PerfRunView) => void) | undefined;
+
+function linkRun(config: LinkConfig, options: PerfOptions, op: DmaOp, sizes: readonly number[], platform: PerfPlatform, watch: Watch): PerfRun {
   const model = op === "write" ? modelWrite : op === "read" ? modelRead : modelReadWrite;
   const rows = sizes.map((size) => {
-    const result = runLinkPerf({ link: config, op, sizeBytes: size, ops: opsForSize(size), ideal: options.ideal, platform });
+    const observe = watch?.(`${size} B ${op}`);
+    const result = runLinkPerf({ link: config, op, sizeBytes: size, ops: opsForSize(size), ideal: options.ideal, platform, ...(observe ? { observe } : {}) });
     return row(size, op, result, model(config, size).goodputGbps);
   });
   const title = `${options.link} · MPS ${config.mps} · MRRS ${config.mrrs} · RCB ${config.rcb}${config.rcbChunks ? " (chunks)" : ""} · ${config.addressBits}-bit · ECRC ${config.ecrc ? "on" : "off"} · ${op} · ${options.ideal ? "ideal (credits, tags and latency non-limiting)" : `profile ${platform.name}`}`;
@@ -155,6 +174,7 @@ function pathRun(
   platform: PerfPlatform,
   window: number | undefined,
   err: (text: string) => void,
+  watch: Watch,
 ): PerfRun | number {
   const machine = loadMachine(options.files ?? [], "perf", err);
   if (!machine) return EXIT_BAD_INPUT;
@@ -181,6 +201,7 @@ function pathRun(
       platform,
       tlp: settings,
       workingSetBytes,
+      ...(watch ? { observe: watch(`${size} B ${op}`) } : {}),
       ...(options.iommu === undefined ? {} : { iommu: options.iommu as "off" | "4k" | "2m" }),
     });
     if (!outcome.ok) {
@@ -273,6 +294,8 @@ function emit(run: PerfRun, options: PerfOptions, out: (text: string) => void): 
       file.abort();
     }
   }
+  // The report reads the same object `--json` prints.
+  if (options.report !== undefined) writeFileAtomic(options.report, renderPerfReport(run.json as unknown as PerfReportInput));
   if (options.json) {
     out(JSON.stringify(run.json, null, 2));
     return 0;

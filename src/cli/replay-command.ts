@@ -5,13 +5,17 @@
  * Exit: the run's verdict code (0 pass, 1 violation) when reproduced; 1 when it differs; 2 on a bad capsule.
  */
 import { readFileSync } from "node:fs";
-import { compareReplay, type LoadedCapsule, readCapsule, replayCapsule } from "../scenario/capsule.js";
+import { traceRecorder } from "../io/perfetto-run.js";
+import { type CapturedRun, captureRun, compareReplay, type LoadedCapsule, readCapsule, replayCapsule } from "../scenario/capsule.js";
+import { AtomicFile } from "./atomic-file.js";
 import { formatIssue } from "./load-scenario-file.js";
 
 /** Options of `replay`, as parsed. */
 export interface ReplayCommandOptions {
   readonly file: string;
   readonly json: boolean;
+  /** Write the replayed run's trace here: JSON lines for `.jsonl`, else a Chrome JSON trace (Perfetto). */
+  readonly trace?: string;
 }
 
 /**
@@ -29,6 +33,30 @@ export function loadCapsuleFile(path: string): { ok: true; capsule: LoadedCapsul
   return read.ok ? read : { ok: false, lines: read.errors.slice(0, 5).map(formatIssue) };
 }
 
+/**
+ * The replay of {@link replayCapsule} (same seed, profile and mutants), with a trace recorder
+ * watching; the file appears whole or not at all.
+ */
+function tracedReplay(capsule: LoadedCapsule, path: string): CapturedRun {
+  const { seed, profile, mutants } = capsule.capsule;
+  const file = new AtomicFile(path);
+  try {
+    const recorder = traceRecorder(path, (text) => file.write(text));
+    const run = captureRun(capsule.loaded, {
+      seed,
+      profile,
+      mutants,
+      sinks: recorder.sinks,
+      ...(recorder.observeWorld ? { observeWorld: recorder.observeWorld } : {}),
+    });
+    recorder.finish(run.result);
+    file.commit();
+    return run;
+  } finally {
+    file.abort();
+  }
+}
+
 /** Runs the command. Returns the exit code. */
 export function replayCommand(o: ReplayCommandOptions, version: string, print: (text: string) => void, printError: (text: string) => void): number {
   const read = loadCapsuleFile(o.file);
@@ -37,7 +65,7 @@ export function replayCommand(o: ReplayCommandOptions, version: string, print: (
     return 2;
   }
   const { capsule } = read.capsule;
-  const replay = replayCapsule(read.capsule);
+  const replay = o.trace === undefined ? replayCapsule(read.capsule) : tracedReplay(read.capsule, o.trace);
   const comparison = compareReplay(capsule, replay, version);
   const code = comparison.reproduced ? (replay.result.verdict === "pass" ? 0 : 1) : 1;
   if (o.json) {
@@ -77,6 +105,7 @@ export function replayCommand(o: ReplayCommandOptions, version: string, print: (
   } else {
     lines.push("NOT reproduced: the replay differs from the capsule:", ...comparison.differences.map((d) => `  ${d}`));
   }
+  if (o.trace !== undefined) lines.push(`trace written to ${o.trace}`);
   print(lines.join("\n"));
   return code;
 }

@@ -4,13 +4,16 @@
  * 1 (a violation) or 2 (bad input).
  */
 import { formatTime } from "../fabric/time.js";
-import { traceEventLine } from "../io/jsonl.js";
+import { traceRecorder } from "../io/perfetto-run.js";
+import { renderRunReport } from "../io/report-run.js";
+import { TimelineRecorder } from "../io/report-timeline.js";
 import { checkDeterminism } from "../scenario/determinism.js";
 import type { RunResult } from "../scenario/run-scenario.js";
 import { runScenario } from "../scenario/run-scenario.js";
 import type { KernelMutant, KernelProfile, Scenario } from "../scenario/scenario.js";
 import { AtomicFile } from "./atomic-file.js";
 import { loadScenarioFile } from "./load-scenario-file.js";
+import { scenarioTopology, writeFileAtomic } from "./report-command.js";
 import { renderTable } from "./table.js";
 
 /** Options of `run`, as parsed. */
@@ -21,6 +24,8 @@ export interface RunCommandOptions {
   readonly mutants?: readonly KernelMutant[];
   readonly json: boolean;
   readonly trace?: string;
+  /** Also write the HTML report to this file. */
+  readonly report?: string;
   readonly checkDeterminism: boolean;
 }
 
@@ -134,19 +139,32 @@ export function runCommand(o: RunCommandOptions, version: string, print: (text: 
     ...(o.mutants === undefined || o.mutants.length === 0 ? {} : { mutants: o.mutants }),
   };
   const traceFile = o.trace === undefined ? undefined : new AtomicFile(o.trace);
+  // The report's timeline and machine ride in the JSON, so `p2psim report` draws them from it too.
+  const timeline = new TimelineRecorder(loaded.loaded.scenario.budget.safetyUs * 1e6);
   let result: RunResult;
   try {
-    result = runScenario(loaded.loaded, { ...options, sinks: traceFile ? [(e) => traceFile.write(traceEventLine(e))] : [] });
+    // `--trace x.jsonl`: every event as a JSON line; any other name: a Chrome JSON trace (Perfetto).
+    const recorder = traceFile ? traceRecorder(traceFile.path, (text) => traceFile.write(text)) : undefined;
+    const sinks = [timeline.sink, ...(recorder?.sinks ?? [])];
+    result = runScenario(loaded.loaded, { ...options, sinks, ...(recorder?.observeWorld ? { observeWorld: recorder.observeWorld } : {}) });
+    recorder?.finish(result);
     traceFile?.commit();
   } finally {
     traceFile?.abort();
   }
   const determinism = o.checkDeterminism ? checkDeterminism(loaded.loaded, options) : undefined;
   const scenario = loaded.loaded.scenario;
+  const extras = { topology: scenarioTopology(loaded.loaded, result.profile), timeline: timeline.timeline() };
+  if (o.report !== undefined) writeFileAtomic(o.report, renderRunReport({ ...result, p2psim: version, ...extras }));
   if (o.json) {
     print(
       JSON.stringify(
-        { ...result, p2psim: version, ...(determinism ? { deterministic: determinism.deterministic, divergence: determinism.divergence ?? null } : {}) },
+        {
+          ...result,
+          p2psim: version,
+          ...extras,
+          ...(determinism ? { deterministic: determinism.deterministic, divergence: determinism.divergence ?? null } : {}),
+        },
         null,
         2,
       ),

@@ -40,3 +40,29 @@ export function acsBits(flags: readonly AcsFlag[]): AcsBits {
 export function acsFlags(bits: AcsBits): AcsFlag[] {
   return ACS_FLAGS.filter((_, i) => (bits & (1 << i)) !== 0);
 }
+
+/** What an ACS Control write did (see {@link acsCtlWrite}). */
+export interface AcsCtlWrite {
+  /** ACS Control before the write. */
+  readonly old: AcsBits;
+  /** ACS Control after it. */
+  readonly new: AcsBits;
+  /** Bits the write asked to set that the function does not implement (its ACS Capability lacks them), so they stay 0. */
+  readonly ignored: AcsBits;
+}
+
+/**
+ * A config write to the ACS Control register of `fn` (what `setpci` or the kernel's
+ * `pci_std_enable_acs`/`pci=config_acs=` do): sets `set`, then clears `clear`. Control bits of
+ * capabilities the function does not implement are hardwired to 0 (PCIe Base §7.7.8.3), so they
+ * are ignored; a function without an ACS capability has no register and nothing changes.
+ * Nothing else notices: p2pdma's cached map types stay as they are [kernel.md §a.6]; the
+ * fabric's routes must be recomputed by whoever owns them (`DmaBus.writeAcsCtl` does both).
+ * @returns the register before and after, and the requested bits that did not stick.
+ */
+export function acsCtlWrite(fn: { acsCtl: AcsBits; readonly acsCap: AcsBits; readonly hasAcs: boolean }, set: AcsBits, clear: AcsBits): AcsCtlWrite {
+  const old = fn.acsCtl;
+  if (!fn.hasAcs) return { old, new: old, ignored: set };
+  fn.acsCtl = (old | set) & ~clear & fn.acsCap;
+  return { old, new: fn.acsCtl, ignored: set & ~fn.acsCap };
+}

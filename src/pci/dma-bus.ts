@@ -22,11 +22,12 @@
  */
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
+import { type AcsBits, type AcsCtlWrite, type AcsFlag, acsCtlWrite, acsFlags } from "./acs.js";
 import { DmaPort } from "./dma-port.js";
 import { Fabric, type FabricTlpSettings } from "./fabric.js";
 import type { Iommu } from "./iommu.js";
 import type { PerfPlatform } from "./perf-platform.js";
-import { type Hop, type RouteTarget, routeFromHost, routeRequest, routeThroughRootComplex } from "./route.js";
+import { describeRoute, type Hop, type Route, type RouteTarget, routeFromHost, routeRequest, routeThroughRootComplex } from "./route.js";
 import type { TlpPath } from "./tlp-packet.js";
 import type { Bar, PciFunction, Topology } from "./topology.js";
 
@@ -42,6 +43,14 @@ declare module "../fabric/trace.js" {
        * `barOffset`: where in the target BAR the request's address falls (after the IOMMU for an IOVA), null for host memory.
        */
       tlp: { requester: string; tlp: string; address: number; bytes: number; target: string; barOffset: number | null; status: string; atPs: number };
+      /**
+       * A config write to a function's ACS Control register ({@link DmaBus.writeAcsCtl}): the bits
+       * before and after, the requested bits the function does not implement, and how many of the
+       * bus's compiled routes now go another way (each then traced as `pci/route.changed`).
+       */
+      "acs.ctl": { port: string; old: AcsFlag[]; new: AcsFlag[]; ignored: AcsFlag[]; rerouted: number };
+      /** A compiled route recompiled after an ACS change: TLPs created from now on take `after`; those in flight keep `before`. */
+      "route.changed": { requester: string; target: string; before: string; after: string; throughRootComplex: boolean };
     };
   }
 }
@@ -68,10 +77,15 @@ export type MmioWriteHandler = (offset: number, bytes: number, atPs: number) => 
 
 /** A compiled route from one requester to one target. Its paths are replaced when the bus recompiles. */
 export interface BusRoute {
+  /** The requesting function; undefined for the CPU. */
+  readonly requester: PciFunction | undefined;
   readonly target: RouteTarget;
   /** `gpu0 BAR1` or `host memory`, for traces. */
   readonly targetName: string;
-  readonly hops: { readonly request: readonly Hop[]; readonly completion: readonly Hop[]; readonly refusal: readonly Hop[] };
+  /** Forced up through the root complex (an IOVA's route, which no switch may turn): ACS cannot change it. */
+  readonly forced: boolean;
+  /** Replaced, with the paths, when an ACS change recompiles the route. */
+  hops: { readonly request: readonly Hop[]; readonly completion: readonly Hop[]; readonly refusal: readonly Hop[] };
   request: BusPath;
   completion: BusPath;
   /** Completions of a request refused at the root complex: the completion path from there on. */
@@ -218,20 +232,86 @@ export class DmaBus {
     const known = this.routes.get(key);
     if (known) return known;
     assert(requester !== undefined || target.kind === "bar", "CPU accesses to host memory do not cross the fabric");
-    const bar = target as Extract<RouteTarget, { kind: "bar" }>;
-    const route = requester === undefined ? routeFromHost(bar) : throughRootComplex ? routeThroughRootComplex(requester, bar) : routeRequest(requester, target);
-    assert(route.request.length > 0, () => `${requester?.label} reaches ${key} without crossing a link`);
+    const targetName = target.kind === "bar" ? `${target.fn.label} BAR${target.bar.index}` : "host memory";
+    const placeholder = undefined as unknown as BusPath;
+    const hops = { request: [], completion: [], refusal: [] };
+    const created: BusRoute = {
+      requester,
+      target,
+      targetName,
+      forced: throughRootComplex,
+      hops,
+      request: placeholder,
+      completion: placeholder,
+      refusal: placeholder,
+    };
+    this.compileInto(created, this.routeFor(created));
+    this.routes.set(key, created);
+    return created;
+  }
+
+  /** Where the route of `r` goes under the topology's current ACS bits. */
+  private routeFor(r: BusRoute): Route {
+    const bar = r.target as Extract<RouteTarget, { kind: "bar" }>;
+    if (r.requester === undefined) return routeFromHost(bar);
+    return r.forced ? routeThroughRootComplex(r.requester, bar) : routeRequest(r.requester, r.target);
+  }
+
+  /** Compiles `route` into `into`'s hops and paths (new path objects: TLPs holding the old ones keep them). */
+  private compileInto(into: BusRoute, route: Route): void {
+    assert(route.request.length > 0, () => `${into.requester?.label} reaches ${into.targetName} without crossing a link`);
     const atRootComplex = route.completion.findIndex((hop) => hop.kind === "root-complex");
     const hops = { request: route.request, completion: route.completion, refusal: route.completion.slice(Math.max(0, atRootComplex)) };
     for (const h of [hops.request, hops.completion, hops.refusal]) this.fabric.prepare(h);
-    const targetName = target.kind === "bar" ? `${target.fn.label} BAR${target.bar.index}` : "host memory";
-    const placeholder = undefined as unknown as BusPath;
-    const created: BusRoute = { target, targetName, hops, request: placeholder, completion: placeholder, refusal: placeholder };
-    created.request = { ...this.fabric.compile(hops.request), route: created };
-    created.completion = { ...this.fabric.compile(hops.completion), route: created };
-    created.refusal = { ...this.fabric.compile(hops.refusal), route: created };
-    this.routes.set(key, created);
-    return created;
+    into.hops = hops;
+    into.request = { ...this.fabric.compile(hops.request), route: into };
+    into.completion = { ...this.fabric.compile(hops.completion), route: into };
+    into.refusal = { ...this.fabric.compile(hops.refusal), route: into };
+  }
+
+  /**
+   * A config write to `fn`'s ACS Control register (sets `set`, then clears `clear`; see
+   * `acsCtlWrite`), traced as `pci/acs.ctl`, after which routing follows the new bits: every
+   * compiled route of a device whose path the bits change is recompiled in place (each traced as
+   * `pci/route.changed`), so TLPs created from now on take the new path while TLPs already in
+   * flight finish on the one they were given. A route's requester keeps its route object, so the
+   * per-page routes a {@link DmaPort} remembers follow too. Nothing else is told: p2pdma's
+   * map-type cache stays stale, as the kernel's does [kernel.md §a.6], and mappings made earlier
+   * keep their addresses (a BUS_ADDR mapping's bus addresses now redirected by RR climb to the
+   * root complex, where an IOMMU translates them as IOVAs) [§a.7].
+   * Only Request Redirect changes a route here (route.ts); Completion Redirect and Egress Control
+   * change p2pdma's answer but not the modelled paths.
+   * @returns the write's effect.
+   */
+  writeAcsCtl(fn: PciFunction, set: AcsBits, clear: AcsBits): AcsCtlWrite & { readonly rerouted: readonly BusRoute[] } {
+    const write = acsCtlWrite(fn, set, clear);
+    const rerouted: BusRoute[] = [];
+    const changes: Array<{ readonly route: BusRoute; readonly before: string; readonly after: string; readonly through: boolean }> = [];
+    if (write.new !== write.old) {
+      for (const known of this.routes.values()) {
+        if (known.requester === undefined || known.forced) continue;
+        const next = this.routeFor(known);
+        const before = describeRoute(known.hops.request);
+        const after = describeRoute(next.request);
+        if (before === after) continue;
+        this.compileInto(known, next);
+        rerouted.push(known);
+        changes.push({ route: known, before, after, through: next.throughRootComplex });
+      }
+    }
+    const trace = this.engine.trace;
+    trace.emit("pci", "acs.ctl", {
+      port: fn.label,
+      old: acsFlags(write.old),
+      new: acsFlags(write.new),
+      ignored: acsFlags(write.ignored),
+      rerouted: rerouted.length,
+    });
+    for (const c of changes) {
+      const requester = c.route.requester?.label ?? "cpu";
+      trace.emit("pci", "route.changed", { requester, target: c.route.targetName, before: c.before, after: c.after, throughRootComplex: c.through });
+    }
+    return { ...write, rerouted };
   }
 
   /**

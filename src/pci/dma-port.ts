@@ -11,6 +11,11 @@
  * (the target refused, or the root complex does not forward peer reads) or `iommu-fault` (the
  * IOMMU blocked it at the root complex). A write the target refused is lost, as on a real bus.
  *
+ * Link faults (fabric.ts, {@link dropped}): a read lost, or swallowed by a muted completer, ends
+ * when the requester's completion timer fires, `completionTimeoutPs` after it was sent
+ * (`pci/cpl.timeout`, outcome `timeout`) [kernel.md §c.6]. Timers are armed only when the model
+ * loses a request or a completion, so runs without faults schedule none.
+ *
  * The port is also the {@link TlpOwner} of its TLPs: the fabric tells it when a request reaches
  * its target (the port then plays the completer) and when a completion comes back.
  */
@@ -18,12 +23,18 @@ import { assert } from "../fabric/assert.js";
 import type { HandlerId } from "../fabric/engine.js";
 import type { BusPath, BusRoute, DmaBus } from "./dma-bus.js";
 import { urReason } from "./dma-bus.js";
+import { StablePaths } from "./stable-path.js";
 import { completionSizes, offsetInChunk, PAGE_4K, wireBytes } from "./tlp.js";
-import type { CompletionStatus, RootComplexOutcome, Tlp, TlpOwner } from "./tlp-packet.js";
+import { type CompletionStatus, emitPciFault, type RootComplexOutcome, type Tlp, type TlpOwner } from "./tlp-packet.js";
 import type { PciFunction } from "./topology.js";
+import { PortCompletionPaths, UnansweredReads } from "./unanswered-reads.js";
 
-/** How a DMA operation ended. */
-export type DmaOutcome = "ok" | "ur" | "iommu-fault";
+/**
+ * How a DMA operation ended: `ok`; `ur` (refused by the target, the root complex or a port above
+ * a link that is down); `iommu-fault`; `timeout` (a read whose completion timer fired); `lost` (a
+ * posted write lost on a link that went down: the model's view, the requester itself cannot know).
+ */
+export type DmaOutcome = "ok" | "ur" | "iommu-fault" | "timeout" | "lost";
 
 /** Called once when an operation is done, at the simulated time it is done. */
 export type DmaDone = (outcome: DmaOutcome, atPs: number) => void;
@@ -36,7 +47,7 @@ interface DmaOpState {
 
 /** A deferred completer answer or done call (one shape for both, so the slot table stays monomorphic). */
 interface Deferred {
-  readonly kind: "complete" | "done";
+  readonly kind: "complete" | "done" | "timeout";
   readonly tlp: Tlp | undefined;
   readonly route: BusRoute | undefined;
   readonly status: CompletionStatus;
@@ -45,28 +56,6 @@ interface Deferred {
 }
 
 const PASS: RootComplexOutcome = { ok: true, delayPs: 0, mmio: false };
-
-/**
- * A {@link BusPath} copied into one class, so that every TLP's `path` has one hidden class. The
- * bus builds its paths by spreading, and as a run's routes are created V8 gives those objects
- * several hidden classes in turn; the fabric reads `path.kinds` and `path.links` at every hop, and
- * once those reads had seen five classes they went megamorphic (a hash-table probe per read).
- */
-class StablePath implements BusPath {
-  readonly hops: BusPath["hops"];
-  readonly kinds: BusPath["kinds"];
-  readonly links: BusPath["links"];
-  readonly expressAt: BusPath["expressAt"];
-  readonly route: BusRoute;
-
-  constructor(path: BusPath) {
-    this.hops = path.hops;
-    this.kinds = path.kinds;
-    this.links = path.links;
-    this.expressAt = path.expressAt;
-    this.route = path.route;
-  }
-}
 
 /** The requester. Created by {@link DmaBus.port} (or the bus's `cpu`). */
 export class DmaPort implements TlpOwner {
@@ -83,10 +72,7 @@ export class DmaPort implements TlpOwner {
   /** Routes of 4 KiB pages no page table can re-route (bounded: cleared when it grows past 4,096). */
   private readonly staticRoutes = new Map<number, BusRoute>();
   private opsInFlight = 0;
-  /** {@link StablePath}s by the bus's path, and the last one asked for (consecutive TLPs mostly share a path). */
-  private readonly stablePaths = new Map<BusPath, StablePath>();
-  private lastPath: BusPath | undefined = undefined;
-  private lastStable: StablePath | undefined = undefined;
+  private readonly stablePaths = new StablePaths();
   /** The last page {@link routeAt} looked up, and its route (a write's TLPs share a page). */
   private lastPage = -1;
   private lastPageRoute: BusRoute | undefined = undefined;
@@ -99,6 +85,9 @@ export class DmaPort implements TlpOwner {
   private readonly deferred: Array<Deferred | undefined> = [];
   private readonly freeDeferred: number[] = [];
   private readonly deferredHandler: HandlerId;
+  /** Reads with an armed completion timer (link faults, muted completers). */
+  private readonly unanswered = new UnansweredReads();
+  private readonly portPaths: PortCompletionPaths;
 
   constructor(
     private readonly bus: DmaBus,
@@ -107,6 +96,7 @@ export class DmaPort implements TlpOwner {
   ) {
     this.name = fn?.label ?? "cpu";
     this.deferredHandler = bus.engine.handler((slot) => this.runDeferred(slot), `${this.name}/dma-deferred`);
+    this.portPaths = new PortCompletionPaths(bus.fabric);
   }
 
   /** Runs `work` at `atPs` (≥ now) as an engine event. */
@@ -121,6 +111,7 @@ export class DmaPort implements TlpOwner {
     this.deferred[slot] = undefined;
     this.freeDeferred.push(slot);
     if (work.kind === "complete") this.complete(work.tlp as Tlp, work.route as BusRoute, work.status);
+    else if (work.kind === "timeout") this.timeout((work.tlp as Tlp).tag);
     else (work.done as DmaDone)(work.outcome, this.bus.engine.nowPs);
   }
 
@@ -202,6 +193,7 @@ export class DmaPort implements TlpOwner {
   private sendRead(request: Tlp, atPs: number): void {
     this.tagsInUse++;
     request.tag = this.freeTags.pop() ?? this.tagNext++;
+    this.unanswered.issued(request.tag, atPs);
     this.bus.fabric.inject(request, atPs);
   }
 
@@ -228,24 +220,11 @@ export class DmaPort implements TlpOwner {
       lastOfRequest: last,
       lastOfOp: last,
       status,
-      path: this.stable(path),
+      path: this.stablePaths.of(path),
       owner: this,
       hopIndex: 0,
       tailPs: Number.NaN,
     };
-  }
-
-  /** The {@link StablePath} of `path`. */
-  private stable(path: BusPath): StablePath {
-    if (path === this.lastPath) return this.lastStable as StablePath;
-    let stable = this.stablePaths.get(path);
-    if (stable === undefined) {
-      stable = new StablePath(path);
-      this.stablePaths.set(path, stable);
-    }
-    this.lastPath = path;
-    this.lastStable = stable;
-    return stable;
   }
 
   /** Accounts `bytes` of operation `op`; the last byte ends it. */
@@ -270,7 +249,7 @@ export class DmaPort implements TlpOwner {
     const route = (tlp.path as BusPath).route;
     if (tlp.kind === "CplD") {
       if (this.bus.tlpEvents) this.traceTlp(tlp, route, atPs, tlp.status);
-      if (tlp.lastOfRequest) this.releaseTag(tlp.tag, atPs);
+      if (tlp.lastOfRequest && !this.unanswered.holds(tlp.tag)) this.releaseTag(tlp.tag, atPs);
       if (tlp.status === "UR") this.account(tlp.op, tlp.requestBytes, "ur", atPs);
       else this.account(tlp.op, tlp.payloadBytes, "ok", atPs);
       return;
@@ -285,6 +264,11 @@ export class DmaPort implements TlpOwner {
         if (handler) handler(this.bus.offsetInBar(this.fn, tlp.address, target.bar), tlp.payloadBytes, atPs);
       }
       this.account(tlp.op, tlp.payloadBytes, reason === undefined ? "ok" : "ur", atPs);
+      return;
+    }
+    if (reason === undefined && target.kind === "bar" && this.bus.fabric.mutedCompleters.has(target.fn)) {
+      // A hung completer: the read is taken and never answered [kernel.md §c.6].
+      this.unanswer(tlp, tlp.address, tlp.requestBytes);
       return;
     }
     const platform = this.bus.platform;
@@ -349,6 +333,52 @@ export class DmaPort implements TlpOwner {
       this.bus.fabric.inject(this.packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", route.refusal), now + delayPs);
     }
     return { ok: false, delayPs };
+  }
+
+  /**
+   * {@link TlpOwner}: `tlp` met a link that is down. A request heading below `answeringPort` is
+   * answered UR by that port (a write is dropped, a read gets a UR completion from there); any
+   * other TLP is lost: a posted write ends its operation `lost`, a read request or completion
+   * leaves its read to the completion timer.
+   */
+  dropped(tlp: Tlp, link: string, answeringPort: PciFunction | undefined): void {
+    const route = (tlp.path as BusPath).route;
+    const now = this.bus.engine.nowPs;
+    if (answeringPort !== undefined) {
+      this.ur(tlp, route, `the link below ${answeringPort.label} is down`);
+      if (tlp.kind === "MWr") this.account(tlp.op, tlp.payloadBytes, "ur", now);
+      else {
+        const switchPs = this.bus.options.ideal ? 0 : this.bus.platform.switchLatencyPs;
+        const { path, delayPs } = this.portPaths.from(tlp.path as BusPath, answeringPort, switchPs);
+        this.bus.fabric.inject(this.packet("CplD", tlp.address, 0, tlp.requestBytes, tlp.tag, tlp.op, true, "UR", path), now + delayPs);
+      }
+      return;
+    }
+    const bytes = tlp.kind === "MRd" || tlp.status === "UR" ? tlp.requestBytes : tlp.payloadBytes;
+    emitPciFault(this.bus.engine.trace, "tlp.lost", { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, link });
+    if (tlp.kind === "MWr") this.account(tlp.op, tlp.payloadBytes, "lost", now);
+    else this.unanswer(tlp, tlp.address, bytes);
+  }
+
+  /**
+   * `bytes` of the read `tlp` belongs to (its request, or one of its completions) will never come:
+   * arms the read's completion timer, once per read, `completionTimeoutPs` after it was sent.
+   */
+  private unanswer(tlp: Tlp, address: number, bytes: number): void {
+    const { engine, platform } = this.bus;
+    const target = (tlp.path as BusPath).route.targetName;
+    const firesPs = this.unanswered.arm(tlp.tag, tlp.op, address, bytes, target, platform.completionTimeoutPs, engine.nowPs);
+    if (firesPs !== undefined) this.defer(firesPs, { kind: "timeout", tlp, route: undefined, status: "SC", done: undefined, outcome: "timeout" });
+  }
+
+  /** A read's completion timer fired: the bytes that never came end its operation `timeout`; the tag is free. */
+  private timeout(tag: number): void {
+    const read = this.unanswered.fire(tag);
+    const now = this.bus.engine.nowPs;
+    const { address, bytes, target, issuedPs } = read;
+    emitPciFault(this.bus.engine.trace, "cpl.timeout", { requester: this.name, tag, address, bytes, target, issuedPs });
+    this.releaseTag(tag, now);
+    this.account(read.op, bytes, "timeout", now);
   }
 
   private ur(tlp: Tlp, route: BusRoute, reason: string): void {

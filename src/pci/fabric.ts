@@ -10,6 +10,12 @@
  * byte came in plus that latency; the root complex adds its traversal latency each way, the
  * IOMMU's translation latency (an IOTLB miss costs a page walk, §5 rows 5-7), and, for P2P, the
  * platform's P2P penalty (§5 rows 12-16).
+ *
+ * Link faults: a link can retrain to another width or generation (Recovery: the wire is
+ * unavailable for the platform's `linkRetrainPs`, then both directions serialize at the new
+ * bandwidth), go down (DL_Down: the TLPs on it are lost, and later TLPs are handed back to their
+ * owner, the port above answering requests heading below it with UR) and come up again. A
+ * completer can be muted: the DMA bus's completer then answers none of its reads.
  */
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
@@ -19,7 +25,7 @@ import { LinkDirection, type LinkObserver } from "./link-direction.js";
 import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import type { Hop } from "./route.js";
-import { HOP_LINK, HOP_ROOT_COMPLEX, HOP_SWITCH, type Tlp, type TlpPath } from "./tlp-packet.js";
+import { emitPciFault, HOP_LINK, HOP_ROOT_COMPLEX, HOP_SWITCH, type Tlp, type TlpPath } from "./tlp-packet.js";
 
 export type { RootComplexOutcome } from "./tlp-packet.js";
 
@@ -65,6 +71,13 @@ export class Fabric {
   /** A switch's port-to-port latency (read per TLP per switch). */
   private readonly switchLatencyPs: number;
   private linkObserver: LinkObserver | undefined = undefined;
+  /** Links a fault retrained, by the port above them: their generation and width now. */
+  private readonly trained = new Map<PciFunction, { gen: PcieGen; width: LinkWidth }>();
+  /**
+   * Completers that answer no non-posted request (the completion-timeout fault): the DMA bus's
+   * completer swallows reads that reach them, and their requesters' completion timers fire.
+   */
+  readonly mutedCompleters = new Set<PciFunction>();
 
   constructor(
     private readonly engine: Engine,
@@ -178,12 +191,93 @@ export class Fabric {
     return { gen, width: [...LINK_WIDTHS].reverse().find((w) => w <= width) ?? 1 };
   }
 
+  /** The link below `port` as it is trained now: {@link linkOf}, or what a fault retrained it to. */
+  trainedLinkOf(port: PciFunction): { gen: PcieGen; width: LinkWidth } {
+    return this.trained.get(port) ?? this.linkOf(port);
+  }
+
+  /**
+   * The link below `port` retrains to `width` and `gen` (default: its generation now): each
+   * direction is unavailable for the platform's `linkRetrainPs` (none when ideal) after the TLPs
+   * already booked on it, then serializes at the new TLP bandwidth [pcie-timing.md §2, §3.2].
+   * Traced as `pci/link.retrain`.
+   * @throws AssertionError when `port` has no device below it.
+   */
+  retrain(port: PciFunction, width: LinkWidth, gen?: PcieGen): void {
+    const device = port.children[0];
+    assert(device !== undefined, () => `${port.label} has no link below it`);
+    const from = this.trainedLinkOf(port);
+    const to = { gen: gen ?? from.gen, width };
+    const tlp = this.options.tlp;
+    const fromGbps = tlpBandwidthGbps({ gen: from.gen, lanes: from.width, ...tlp });
+    const toGbps = tlpBandwidthGbps({ gen: to.gen, lanes: to.width, ...tlp });
+    const recoveryPs = this.options.ideal ? 0 : this.options.platform.linkRetrainPs;
+    emitPciFault(this.engine.trace, "link.retrain", {
+      port: port.label,
+      device: device.label,
+      fromGen: from.gen,
+      fromWidth: from.width,
+      toGen: to.gen,
+      toWidth: to.width,
+      fromGbps,
+      toGbps,
+      recoveryPs,
+    });
+    this.trained.set(port, to);
+    const links = (["down", "up"] as const).map((direction) => this.direction(port, direction));
+    const sentBefore = links.map((link) => link.counters.tlpsSent);
+    for (const link of links) link.retrain(toGbps, recoveryPs);
+    // What waited for Recovery: the TLPs sent meanwhile (they start after it), so a report can tell the retrain mattered.
+    this.engine.scheduleAt(this.engine.nowPs + recoveryPs, () => {
+      const waited = links.reduce((n, link, i) => n + link.counters.tlpsSent - (sentBefore[i] as number), 0);
+      emitPciFault(this.engine.trace, "link.trained", { port: port.label, device: device.label, gen: to.gen, width: to.width, waited });
+    });
+  }
+
+  /**
+   * The link below `port` goes down (DL_Down): the TLPs on it, down then up, are lost and handed
+   * to their owners; until {@link linkUp}, TLPs sent on it are handed back too. Traced as
+   * `pci/link.down` before the owners' own events.
+   * @throws AssertionError when `port` has no device below it or the link is already down.
+   */
+  linkDown(port: PciFunction): void {
+    const device = port.children[0];
+    assert(device !== undefined, () => `${port.label} has no link below it`);
+    const lost = (["down", "up"] as const).map((direction) => {
+      const link = this.direction(port, direction);
+      return { link: link.config.name, tlps: link.goDown() };
+    });
+    emitPciFault(this.engine.trace, "link.down", { port: port.label, device: device.label, lost: lost.reduce((n, l) => n + l.tlps.length, 0) });
+    for (const { link, tlps } of lost) for (const tlp of tlps) tlp.owner.dropped?.(tlp, link, undefined);
+  }
+
+  /**
+   * The link below `port` is up again (DL_Up), at the generation and width it had. Traced as `pci/link.up`.
+   * @throws AssertionError when it is not down.
+   */
+  linkUp(port: PciFunction): void {
+    for (const direction of ["down", "up"] as const) this.direction(port, direction).up();
+    const { gen, width } = this.trainedLinkOf(port);
+    emitPciFault(this.engine.trace, "link.up", { port: port.label, device: port.children[0]?.label ?? "", gen, width });
+  }
+
+  /**
+   * A TLP reached a link that is down: a request heading below the port answers UR from there;
+   * anything else (a completion, a TLP from the device below) is lost.
+   */
+  private refused(tlp: Tlp, link: LinkDirection): void {
+    const hop = tlp.path.hops[tlp.hopIndex];
+    assert(hop?.kind === "link", () => `a TLP refused by ${link.config.name} is not on a link hop`);
+    const answering = hop.direction === "down" && tlp.kind !== "CplD" ? hop.port : undefined;
+    tlp.owner.dropped?.(tlp, link.config.name, answering);
+  }
+
   private direction(port: PciFunction, direction: "up" | "down"): LinkDirection {
     const key = `${port.id}/${direction}`;
     let link = this.links.get(key);
     if (!link) {
       const { platform, ideal, tlp } = this.options;
-      const { gen, width } = this.linkOf(port);
+      const { gen, width } = this.trainedLinkOf(port);
       const config: LinkConfig = { gen, lanes: width, ...tlp };
       const receiverIsSwitch = direction === "up" ? port.kind === "downstream-port" : port.children[0]?.kind === "upstream-port";
       const credits = ideal ? undefined : direction === "up" ? platform.rootPortCredits : undefined;
@@ -199,6 +293,8 @@ export class Fabric {
         (arrived) => this.arrived(arrived),
       );
       link.observer = this.linkObserver;
+      const created = link;
+      link.refuse = (refused) => this.refused(refused, created);
       this.links.set(key, link);
     }
     return link;

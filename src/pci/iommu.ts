@@ -16,7 +16,12 @@
  *
  * Lifecycle: 1. `domainOf(device)` (a private default domain) or `attach(device, shared)`;
  * 2. `map` IOVA ranges in the domain; 3. the device's DMA calls `translate`; 4. `unmap`, which
- * invalidates exactly the IOTLB entries of the removed pages.
+ * invalidates exactly the IOTLB entries of the removed pages (strict invalidation, as
+ * `iommu_unmap` + `iommu_iotlb_sync` do), so that from then on every DMA through the IOVA faults
+ * [kernel.md §c.6]. The mutant `flushIotlbOnUnmap: false` leaves them cached: a device keeps
+ * reaching the old target through a stale translation (what lazy invalidation, `iommu.strict=0`,
+ * allows until its flush queue drains, which is not modelled); an {@link IommuObserver} hears of
+ * every such stale translation, the use after unmap I21 forbids.
  *
  * Latency defaults come from pcie-timing.md §5 rows 5-7 (see {@link IOMMU_CONFIG_DEFAULT}).
  * Not modelled: ATS/PRI (device-side translation caches), the context and PASID caches, page-walk
@@ -61,6 +66,11 @@ export interface IommuConfig {
   readonly walkLatencyPs: number;
   /** Latency an IOTLB hit adds. Default 0: §5 row 6 measured no added latency while the working set fits. */
   readonly hitLatencyPs: number;
+  /**
+   * Whether `unmap` invalidates the IOTLB entries of the pages it removes. Default true (strict
+   * invalidation); false is the mutant `iotlb-not-flushed`: stale entries keep translating (I21).
+   */
+  readonly flushIotlbOnUnmap: boolean;
 }
 
 /**
@@ -68,7 +78,25 @@ export interface IommuConfig {
  * (4 KiB pages, 64 B reads, depending on CPU generation); the midpoint, 259.5 ns, rounded to 260 ns.
  * `iotlbEntries` 64 from row 6; `hitLatencyPs` 0 from rows 6 and 7 (no cost while translations hit).
  */
-export const IOMMU_CONFIG_DEFAULT: IommuConfig = { iotlbEntries: 64, walkLatencyPs: 260_000, hitLatencyPs: 0 };
+export const IOMMU_CONFIG_DEFAULT: IommuConfig = { iotlbEntries: 64, walkLatencyPs: 260_000, hitLatencyPs: 0, flushIotlbOnUnmap: true };
+
+/** Kernel mutants of the IOMMU, as a scenario's kernel names them. */
+export interface IommuMutants {
+  /** `iotlb-not-flushed`: {@link IommuConfig.flushIotlbOnUnmap} false. */
+  readonly iotlbNotFlushed?: boolean;
+}
+
+/**
+ * Hears what the IOMMU's own counters cannot show a monitor. Called synchronously, at the
+ * simulated time of the translation; it must not call back into the IOMMU.
+ */
+export interface IommuObserver {
+  /**
+   * A translation hit an IOTLB entry whose page the page table no longer holds (it was unmapped and
+   * not invalidated): the request goes on to `pte`'s old target. Only possible with `flushIotlbOnUnmap: false`.
+   */
+  staleTranslation(deviceId: string, domain: string, iova: number, access: IommuAccess, pte: IommuPte): void;
+}
 
 /** Optional attributes of a mapping. */
 export interface IommuMapAttrs {
@@ -89,8 +117,10 @@ export type IommuUnmapResult =
       readonly pages: number;
       /** Bytes removed (the sum of `removed` sizes). */
       readonly bytes: number;
-      /** IOTLB entries invalidated: exactly the removed pages that were cached. */
+      /** IOTLB entries invalidated: exactly the removed pages that were cached (0 without `flushIotlbOnUnmap`). */
       readonly iotlbInvalidated: number;
+      /** Removed pages left cached in the IOTLB: 0 unless `flushIotlbOnUnmap` is false. */
+      readonly iotlbStale: number;
     }
   | IommuUnmapRefusal;
 
@@ -129,6 +159,8 @@ export interface IommuStats {
   readonly evictions: number;
   /** Translations that faulted (unmapped or permission). */
   readonly faults: number;
+  /** Translations through an IOTLB entry of an unmapped page (only without `flushIotlbOnUnmap`). */
+  readonly staleHits: number;
 }
 
 /** Whether `perms` allow `access`. */
@@ -142,7 +174,9 @@ export class Iommu {
   private readonly iotlb: Iotlb;
   private readonly domains = new Map<string, IommuPageTable>();
   private readonly deviceDomains = new Map<string, string>();
-  private readonly counts = { hits: 0, misses: 0, walks: 0, invalidations: 0, evictions: 0, faults: 0 };
+  private readonly counts = { hits: 0, misses: 0, walks: 0, invalidations: 0, evictions: 0, faults: 0, staleHits: 0 };
+  /** Told of stale translations; none by default. */
+  observer: IommuObserver | undefined = undefined;
 
   /**
    * @param config overrides of {@link IOMMU_CONFIG_DEFAULT}.
@@ -196,8 +230,9 @@ export class Iommu {
   }
 
   /**
-   * `iommu_unmap` followed by a page-selective IOTLB invalidation of exactly the removed pages.
-   * @returns the removed pages as ranges, with page, byte and invalidation counts; or a refusal:
+   * `iommu_unmap` followed by a page-selective IOTLB invalidation of exactly the removed pages
+   * (none with `flushIotlbOnUnmap: false`: those stay cached and are counted as stale).
+   * @returns the removed pages as ranges, with page, byte, invalidation and stale counts; or a refusal:
    * "empty", "misaligned-iova" / "-size" (4 KiB granule), or "splits-large-page".
    * @throws AssertionError when `domain` does not exist.
    */
@@ -205,13 +240,15 @@ export class Iommu {
     const result = this.table(domain).unmap(iova, size);
     if (!result.ok) return result;
     let iotlbInvalidated = 0;
+    let iotlbStale = 0;
     let bytes = 0;
     for (const pte of result.removed) {
-      if (this.iotlb.invalidate(domain, pte)) iotlbInvalidated++;
+      if (!this.config.flushIotlbOnUnmap) iotlbStale += this.iotlb.has(domain, pte) ? 1 : 0;
+      else if (this.iotlb.invalidate(domain, pte)) iotlbInvalidated++;
       bytes += pte.pageSize;
     }
     this.counts.invalidations += iotlbInvalidated;
-    return { ok: true, removed: coalescePages(result.removed), pages: result.removed.length, bytes, iotlbInvalidated };
+    return { ok: true, removed: coalescePages(result.removed), pages: result.removed.length, bytes, iotlbInvalidated, iotlbStale };
   }
 
   /**
@@ -227,6 +264,8 @@ export class Iommu {
     const iotlbHit = pte !== undefined;
     if (pte !== undefined) {
       this.counts.hits++;
+      // Only the mutant can cache a page the table no longer holds; the default pays no extra walk.
+      if (!this.config.flushIotlbOnUnmap && this.domains.get(domain)?.lookup(iova) !== pte) this.staleHit(deviceId, domain, iova, access, pte);
     } else {
       this.counts.misses++;
       this.counts.walks++;
@@ -263,6 +302,11 @@ export class Iommu {
   /** A copy of the counters. */
   stats(): IommuStats {
     return { ...this.counts };
+  }
+
+  private staleHit(deviceId: string, domain: string, iova: number, access: IommuAccess, pte: IommuPte): void {
+    this.counts.staleHits++;
+    this.observer?.staleTranslation(deviceId, domain, iova, access, pte);
   }
 
   private table(domain: string): IommuPageTable {

@@ -47,7 +47,8 @@ export class Iotlb {
 
   /**
    * Looks `iova` up in `domain` and, on a hit, makes the entry the most recently used. One probe per
-   * page size; at most one can hit because a domain's pages never overlap and unmapped pages are invalidated.
+   * page size; at most one can hit because a domain's pages never overlap and unmapped pages are
+   * invalidated (unless the IOMMU's `flushIotlbOnUnmap` is off: then a stale entry may hit).
    * @returns the cached entry, or undefined on a miss.
    */
   lookup(domain: string, iova: number): IommuPte | undefined {
@@ -89,6 +90,11 @@ export class Iotlb {
    */
   invalidate(domain: string, pte: IommuPte): boolean {
     return this.entries.delete(tagOf(domain, pte.pageSize, pte.iova / pte.pageSize));
+  }
+
+  /** Whether the entry for one page of `domain` is cached, without touching the LRU order. */
+  has(domain: string, pte: IommuPte): boolean {
+    return this.entries.has(tagOf(domain, pte.pageSize, pte.iova / pte.pageSize));
   }
 
   /** The cached entries, least recently used first (the next victim is the first). */

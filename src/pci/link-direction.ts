@@ -79,16 +79,24 @@ export interface LinkCounters {
   /** Time the wire was busy, ps (for utilisation). */
   busyPs: number;
   creditStalls: number;
+  /** TLPs that were on the wire (booked, not yet delivered) when the link went down: never delivered. */
+  tlpsLost: number;
 }
 
 const CREDIT_CLASSES: readonly CreditClass[] = ["posted", "non-posted", "completion"];
 
 /** The direction. */
 export class LinkDirection {
-  readonly counters: LinkCounters = { tlpsSent: 0, tlpsDelivered: 0, wireBytes: 0, payloadBytes: 0, busyPs: 0, creditStalls: 0 };
+  readonly counters: LinkCounters = { tlpsSent: 0, tlpsDelivered: 0, wireBytes: 0, payloadBytes: 0, busyPs: 0, creditStalls: 0, tlpsLost: 0 };
   private busyUntilPs = 0;
-  /** Serialization time of one byte, ps. */
-  readonly psPerByte: number;
+  /** Serialization time of one byte, ps (changed only by {@link retrain}). */
+  psPerByte: number;
+  /** The TLP bandwidth now, Gb/s: `config.tlpGbps` until a {@link retrain}. */
+  tlpGbps: number;
+  /** Whether the link is down (DL_Down): {@link send} hands every TLP to {@link refuse} instead. */
+  private isDown = false;
+  /** Arrival events still due for TLPs lost when the link went down (the oldest in the ring): dropped, not delivered. */
+  private lostArrivals = 0;
   /** TLPs waiting for their arrival event, in sending order: a ring (power-of-two size) so that arrivals never copy it. */
   private inFlight: Array<Tlp | undefined> = new Array(64).fill(undefined);
   private inFlightHead = 0;
@@ -121,6 +129,8 @@ export class LinkDirection {
   express: ((tlp: Tlp, handOverPs: number) => boolean) | undefined = undefined;
   /** Set by the fabric when someone watches its links (see {@link Fabric.observeLinks}). */
   observer: LinkObserver | undefined = undefined;
+  /** Set by the fabric: takes a TLP sent while the link is down (it never reaches the wire). */
+  refuse: ((tlp: Tlp) => void) | undefined = undefined;
 
   /**
    * @param deliver called with each TLP when it arrives at the other end (in sending order).
@@ -132,6 +142,7 @@ export class LinkDirection {
   ) {
     assert(config.tlpGbps > 0, () => `link ${config.name}: bandwidth must be positive`);
     this.psPerByte = 8000 / config.tlpGbps;
+    this.tlpGbps = config.tlpGbps;
     // Arrivals are scheduled in sending order, and a link's arrival times never decrease: a FIFO lane.
     this.arrive = engine.fifoHandler(() => this.onArrival(), `${config.name}.arrive`);
     this.returnDelayPs = config.credits?.returnDelayPs ?? 0;
@@ -165,6 +176,10 @@ export class LinkDirection {
    *   TLPs behind it wait too, as on a real link (FIFO).
    */
   send(tlp: Tlp, notBeforePs = 0): void {
+    if (this.isDown) {
+      (this.refuse as (tlp: Tlp) => void)(tlp);
+      return;
+    }
     let start = Math.max(this.busyUntilPs, this.engine.nowPs, notBeforePs);
     const cls = creditClassIndex(tlp);
     const limited = this.limited[cls] === true;
@@ -207,8 +222,61 @@ export class LinkDirection {
     this.inFlight[this.inFlightHead] = undefined;
     this.inFlightHead = (this.inFlightHead + 1) & (this.inFlight.length - 1);
     this.inFlightCount--;
+    if (this.lostArrivals > 0) {
+      this.lostArrivals--;
+      return;
+    }
     this.counters.tlpsDelivered++;
     this.deliver(tlp);
+  }
+
+  /** Whether the link is down. */
+  get down(): boolean {
+    return this.isDown;
+  }
+
+  /**
+   * The link retrains to `tlpGbps` (another width or generation) through Recovery: TLPs already
+   * booked keep their times (serialization is booked when a TLP is sent, as if it were in the
+   * replay buffer already); the wire is then unavailable for `recoveryPs`, during which later TLPs
+   * queue, and every TLP after that serializes at the new bandwidth.
+   * @throws AssertionError for a non-positive bandwidth or a negative interval.
+   */
+  retrain(tlpGbps: number, recoveryPs: number): void {
+    assert(tlpGbps > 0, () => `link ${this.config.name}: bandwidth must be positive`);
+    assert(recoveryPs >= 0, () => `link ${this.config.name}: a recovery interval cannot be negative`);
+    this.tlpGbps = tlpGbps;
+    this.psPerByte = 8000 / tlpGbps;
+    this.busyUntilPs = Math.max(this.busyUntilPs, this.engine.nowPs) + recoveryPs;
+  }
+
+  /**
+   * The link goes down (DL_Down): every TLP booked on it and not yet delivered is lost (returned,
+   * oldest first; their arrival events will find nothing to deliver), and later TLPs go to
+   * {@link refuse} until {@link up}. The credits of lost TLPs still come back: flow control is
+   * initialised afresh when the link comes up, to the advertised values.
+   * @throws AssertionError when the link is already down.
+   */
+  goDown(): Tlp[] {
+    assert(!this.isDown, () => `link ${this.config.name} is already down`);
+    this.isDown = true;
+    const ring = this.inFlight;
+    const mask = ring.length - 1;
+    const lost: Tlp[] = [];
+    for (let i = this.lostArrivals; i < this.inFlightCount; i++) lost.push(ring[(this.inFlightHead + i) & mask] as Tlp);
+    this.lostArrivals = this.inFlightCount;
+    this.counters.tlpsLost += lost.length;
+    return lost;
+  }
+
+  /**
+   * The link is up again (DL_Up), trained at its bandwidth of before. TLPs lost while it was down
+   * may still hold the wire's booking; new ones start after it.
+   * @throws AssertionError when the link is not down.
+   */
+  up(): void {
+    assert(this.isDown, () => `link ${this.config.name} is not down`);
+    this.isDown = false;
   }
 
   /** Doubles the in-flight ring, unwrapping it so that the head is at 0. */

@@ -16,10 +16,11 @@ import { Engine } from "../fabric/engine.js";
 import { buildTopology } from "./build-topology.js";
 import { type DmaOp, runDmaStream } from "./dma-stream.js";
 import { Fabric } from "./fabric.js";
+import type { Iommu } from "./iommu.js";
 import type { LinkConfig } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import { routeRequest } from "./route.js";
-import type { PciFunction } from "./topology.js";
+import type { PciFunction, Topology } from "./topology.js";
 
 export type { DmaOp } from "./dma-stream.js";
 
@@ -33,6 +34,16 @@ export interface LinkPerfConfig {
   /** Make credits, tags, window and latencies non-limiting: the link ceiling. */
   readonly ideal: boolean;
   readonly platform: PerfPlatform;
+  /** Called before the stream starts, to watch it (a timeline writer); must only read. */
+  readonly observe?: (run: PerfRunView) => void;
+}
+
+/** What a perf run lets an observer watch: its clock, its fabric, the topology, and the IOMMU when one translates. */
+export interface PerfRunView {
+  readonly engine: Engine;
+  readonly fabric: Fabric;
+  readonly topology: Topology;
+  readonly iommu?: Iommu;
 }
 
 /** What one run measured. */
@@ -74,6 +85,7 @@ export function runLinkPerf(config: LinkPerfConfig): LinkPerfResult {
   const engine = new Engine({ seed: 0 });
   const fabric = new Fabric(engine, { platform, ideal, tlp: link });
   const target = { kind: "host-memory" as const, numaNode: 0 };
+  config.observe?.({ engine, fabric, topology: built.topology });
   const result = runDmaStream(engine, fabric, {
     requester: device,
     target,

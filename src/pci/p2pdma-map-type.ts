@@ -52,3 +52,16 @@ export type P2pdmaProfile =
 
 /** Every profile; the first is the default. */
 export const P2PDMA_PROFILES: readonly P2pdmaProfile[] = ["current", "p2pdma-v4.20"];
+
+/**
+ * Model mutants of p2pdma: kernels that do NOT exist, used to show that a scenario's monitors tell
+ * the faithful kernel from a plausible "fix".
+ */
+export interface P2pdmaMutants {
+  /**
+   * Forget every cached map type when a run changes ACS Control, so the next lookup recomputes
+   * from the new bits. Sounds like a fix; it is unfaithful to the kernel, whose cache lives until
+   * the provider's p2pdma state is torn down [kernel.md §a.6], and breaks I12.
+   */
+  readonly refreshOnAcsChange?: boolean;
+}

@@ -17,11 +17,11 @@ import { assert } from "../fabric/assert.js";
 import type { TraceBus } from "../fabric/trace.js";
 import { cpuSupportsP2pdma, hostBridgeWhitelist } from "./host-bridge-allowlist.js";
 import type { Bdf } from "./ids.js";
-import type { P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
+import type { P2pdmaMutants, P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
 import { calcMapTypeAndDist, type P2pdmaResult } from "./p2pdma-walk.js";
 import type { PciFunction, Topology } from "./topology.js";
 
-export type { P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
+export type { P2pdmaMutants, P2pdmaProfile, PciP2pdmaMapType } from "./p2pdma-map-type.js";
 
 declare module "../fabric/trace.js" {
   interface TraceKinds {
@@ -34,7 +34,9 @@ declare module "../fabric/trace.js" {
        * written to the cache. For a computed answer the walk's facts follow: the nearest common
        * upstream bridge (null when none), the counted nodes with RR/CR/EC, and whether the CURRENT
        * kernel's host-bridge rule (AMD Zen, else the allow list) would allow the pair, whatever
-       * the profile [kernel.md §a.3, §a.4]; all three are null for a cache read.
+       * the profile [kernel.md §a.3, §a.4]; all three are null for a cache read. `staleAgainst`
+       * (cache reads only, present only when it differs from `mapType`): what a walk over today's
+       * ACS bits would answer — the cached answer is stale, as the kernel keeps it [§a.6].
        */
       "map-type": {
         provider: string;
@@ -48,6 +50,7 @@ declare module "../fabric/trace.js" {
         commonUpstream: string | null;
         acsRedirect: string[] | null;
         hostBridgeAllowed: boolean | null;
+        staleAgainst?: PciP2pdmaMapType;
       };
     };
   }
@@ -229,7 +232,23 @@ export class P2pdma {
   constructor(
     readonly topology: Topology,
     readonly profile: P2pdmaProfile = "current",
+    readonly mutants: P2pdmaMutants = {},
   ) {}
+
+  /**
+   * A run changed the ACS Control bits of `fn`. The kernel has no such hook: nothing in p2pdma
+   * learns of the change and the cache keeps its answers [kernel.md §a.6], so this does nothing —
+   * unless the model mutant `refreshOnAcsChange` is on, which forgets every cached answer (no
+   * teardown happened, so I12 then sees a lookup recompute a pair its cache held).
+   * @returns how many cached answers were forgotten (0 for the faithful kernel).
+   */
+  acsChanged(_fn: PciFunction): number {
+    if (this.mutants.refreshOnAcsChange !== true) return 0;
+    let forgotten = 0;
+    for (const cache of this.mapTypes.values()) forgotten += cache.size;
+    this.mapTypes.clear();
+    return forgotten;
+  }
 
   /**
    * `calc_map_type_and_dist` with its side effect: computes and stores the answer in the
@@ -285,7 +304,18 @@ export class P2pdma {
     if (trace === undefined) return;
     const base = { provider: provider.label, client: client.label, clientIdx: mapTypesIdx(client), query, stored, profile: this.profile };
     if (typeof answer === "string") {
-      trace.emit("p2pdma", "map-type", { ...base, source: "cache", mapType: answer, commonUpstream: null, acsRedirect: null, hostBridgeAllowed: null });
+      // A model-only look at today's bits: the kernel never re-walks for a cached pair.
+      const today = calcMapTypeAndDist(provider, client, this.topology, this.profile).mapType;
+      const stale = today === answer ? {} : { staleAgainst: today };
+      trace.emit("p2pdma", "map-type", {
+        ...base,
+        source: "cache",
+        mapType: answer,
+        commonUpstream: null,
+        acsRedirect: null,
+        hostBridgeAllowed: null,
+        ...stale,
+      });
       return;
     }
     const platform = this.topology.platform;

@@ -13,6 +13,7 @@ import { Engine } from "../fabric/engine.js";
 import { type DmaOp, type DmaStreamResult, runDmaStream } from "./dma-stream.js";
 import { Fabric, type FabricTlpSettings } from "./fabric.js";
 import { IOMMU_PAGE_2M, IOMMU_PAGE_4K, Iommu } from "./iommu.js";
+import type { PerfRunView } from "./link-perf.js";
 import { P2pdma, type P2pdmaProfile, type PciP2pdmaMapType } from "./p2pdma.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import { decodeAddress, describeRoute, type RouteTarget, routeRequest } from "./route.js";
@@ -36,6 +37,8 @@ export interface PathPerfOptions {
   /** Bytes the operations cycle through (the working window). */
   readonly workingSetBytes: number;
   readonly profile?: P2pdmaProfile;
+  /** Called before the stream starts, to watch it (a timeline writer); must only read. */
+  readonly observe?: (run: PerfRunView) => void;
 }
 
 /** A run, or why there is none. */
@@ -111,6 +114,7 @@ export function runPathPerf(topology: Topology, from: PciFunction, to: PathTarge
   const engine = new Engine({ seed: 0 });
   const fabric = new Fabric(engine, { platform: options.platform, ideal: options.ideal, tlp: options.tlp });
   // Memory or a peer on another NUMA node is reached over the inter-socket link (§5 row 4).
+  options.observe?.({ engine, fabric, topology, ...(iommu && route.throughRootComplex ? { iommu } : {}) });
   const remote = (target.kind === "host-memory" ? target.numaNode : target.fn.hostBridge.numaNode) !== from.hostBridge.numaNode;
   const result = runDmaStream(engine, fabric, {
     requester: from,

@@ -44,6 +44,14 @@ export interface PerfPlatform {
   readonly windowBytes: number;
   /** Credits the root port advertises to the device. */
   readonly rootPortCredits: LinkCredits;
+  /**
+   * A requester's Completion Timeout: how long a non-posted request may wait for its completions
+   * before it ends in error (Device Control 2 "Completion Timeout Value"; the spec's default range
+   * is 50 µs to 50 ms, and ranges A-D reach 64 s).
+   */
+  readonly completionTimeoutPs: number;
+  /** How long a link is unavailable while it retrains to another width or speed (LTSSM Recovery and Configuration). */
+  readonly linkRetrainPs: number;
 }
 
 const NS = 1000;
@@ -73,6 +81,12 @@ export const XEON_E5_V3_GEN3X8: PerfPlatform = {
   // Typical root-port advertisement: 32 posted headers with 8 KiB of posted data, 32 non-posted
   // headers; UpdateFC returns credits about 100 ns after the TLP is taken.
   rootPortCredits: { posted: { header: 32, data: 512 }, nonPosted: { header: 32, data: 0 }, completion: "infinite", returnDelayPs: 100 * NS },
+  // The low end of the spec's default range (50 µs - 50 ms), our choice: a requester that gives up
+  // early, and a timeout that fits in a scenario's liveness phase.
+  completionTimeoutPs: 50_000 * NS,
+  // Recovery (RcvrLock, RcvrCfg) plus Configuration for a width change: a few µs; our choice, no
+  // published figure (a speed change with Gen3+ equalization can take far longer).
+  linkRetrainPs: 2_000 * NS,
 };
 
 /**

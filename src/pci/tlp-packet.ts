@@ -3,9 +3,11 @@
  * Allocated per TLP; the transport keeps only the TLPs on the wire, so memory stays bounded by the
  * window, not by the transfer size.
  */
+import type { TraceBus } from "../fabric/trace.js";
 import type { LinkDirection } from "./link-direction.js";
 import type { Hop } from "./route.js";
 import type { TlpKind } from "./tlp.js";
+import type { PciFunction } from "./topology.js";
 
 /** Completion status: successful, or Unsupported Request (a disabled target, an IOMMU fault). */
 export type CompletionStatus = "SC" | "UR";
@@ -49,6 +51,14 @@ export interface TlpOwner {
    * fabric drops the TLP.
    */
   atRootComplex(tlp: Tlp, p2p: boolean): RootComplexOutcome;
+  /**
+   * The TLP's link is down (DL_Down): it was on the wire when the link went down, or was sent
+   * while it was down. `answeringPort` is the port above the link when the TLP is a request
+   * heading below it: that port answers it with UR, as a switch or root port does for a link that
+   * is down; otherwise the TLP is lost and only the requester's completion timer can end its
+   * request. Optional: owners that never meet a link fault (the perf stream) leave it out.
+   */
+  dropped?(tlp: Tlp, link: string, answeringPort: PciFunction | undefined): void;
 }
 
 /** One TLP. */
@@ -80,4 +90,43 @@ export interface Tlp {
   hopIndex: number;
   /** When its last byte arrived at the current hop's receiver (for cut-through forwarding). */
   tailPs: number;
+}
+
+/**
+ * The transport's fault events, on the `pci` layer. Declared here, not in dma-bus.ts's `pci`
+ * kinds, because a layer's kinds can be declared once only and that declaration is an inline
+ * literal no other file can augment; {@link emitPciFault} is the one typed way to emit them.
+ */
+export interface PciFaultTraceKinds {
+  /** The link below `port` retrained (Recovery) to another width or generation; TLPs wait `recoveryPs`, then serialize at `toGbps`. */
+  "link.retrain": {
+    port: string;
+    device: string;
+    fromGen: number;
+    fromWidth: number;
+    toGen: number;
+    toWidth: number;
+    fromGbps: number;
+    toGbps: number;
+    recoveryPs: number;
+  };
+  /** The link below `port` finished the Recovery a retrain started; `waited`: TLPs sent on it meanwhile, which queued behind it. */
+  "link.trained": { port: string; device: string; gen: number; width: number; waited: number };
+  /** The link below `port` went down (DL_Down); `lost`: TLPs that were on it. */
+  "link.down": { port: string; device: string; lost: number };
+  /** The link below `port` is up again (DL_Up) at `gen` and `width`. */
+  "link.up": { port: string; device: string; gen: number; width: number };
+  /** A TLP was lost on a link that is down (its request then ends by completion timeout, or a posted write is gone). */
+  "tlp.lost": { requester: string; tlp: string; address: number; bytes: number; target: string; link: string };
+  /** A non-posted request's completion timer fired: `bytes` never came back; the request ends in error. */
+  "cpl.timeout": { requester: string; tag: number; address: number; bytes: number; target: string; issuedPs: number };
+  /** `function` stops answering non-posted requests (a hung completer) until `untilPs` (null: the rest of the run). */
+  "completer.mute": { function: string; untilPs: number | null };
+  /** `function` answers non-posted requests again. */
+  "completer.unmute": { function: string };
+}
+
+/** Emits one of the {@link PciFaultTraceKinds} on the `pci` layer. */
+export function emitPciFault<K extends keyof PciFaultTraceKinds & string>(trace: TraceBus, kind: K, fields: PciFaultTraceKinds[K]): void {
+  (trace.emit as unknown as (layer: "pci", kind: string, fields: object) => unknown).call(trace, "pci", kind, fields);
 }

@@ -87,6 +87,8 @@ export interface SeedOutcome {
   readonly fingerprint: string;
   readonly invariants: readonly InvariantId[];
   readonly events: number;
+  /** Simulated time at the end of the run (safety and liveness phases), ps. */
+  readonly endPs: number;
   /** Probes this seed hit. */
   readonly probesHit: readonly ProbeName[];
   /** With `--swarm`: the indices of the scenario's faults this seed ran. */
@@ -129,6 +131,7 @@ export function exploreSeed(loaded: LoadedScenario, seed: number, config: SweepC
     fingerprint: result.fingerprint,
     invariants: result.violations.map((v) => v.invariant),
     events: result.events,
+    endPs: result.endPs,
     probesHit: (Object.keys(result.probes) as ProbeName[]).filter((p) => result.probes[p] > 0),
     ...(subset === undefined ? {} : { swarm: subset }),
     ...(divergence === undefined ? {} : { divergence }),

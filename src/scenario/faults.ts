@@ -32,6 +32,18 @@ export interface FaultReport {
   refused: number;
   /** Work requests that completed in error from the fault's time on. */
   failedWrs: number;
+  /** Translations through IOTLB entries an unmap left behind, from the fault's time on (`iommu/stale-translation`). */
+  staleTranslations: number;
+  /** Compiled routes that ACS Control writes sent another way from the fault's time on (`pci/acs.ctl`). */
+  rerouted: number;
+  /** Map types p2pdma answered from its cache from the fault's time on that a walk over the current ACS bits contradicts (stale, kernel.md §a.6). */
+  staleMapTypes: number;
+  /** Non-posted requests that ended by completion timeout from the fault's time on (`pci/cpl.timeout`). */
+  timedOut: number;
+  /** TLPs lost on a link that was down from the fault's time on (`pci/tlp.lost`). */
+  lost: number;
+  /** TLPs that waited for a retraining link's Recovery from the fault's time on (`pci/link.trained`). */
+  delayed: number;
   /** Whether anything above happened, or the request changed state: the fault mattered to this run. */
   affected: boolean;
 }
@@ -43,7 +55,13 @@ const STRIKES: Record<FaultKind, Strike> = { ...VFIO_STRIKES, ...IOMMU_STRIKES, 
 function tally(report: FaultReport, event: TraceEvent): void {
   if (event.layer === "vfio" && event.kind === "revoke") report.revoked++;
   else if (event.layer === "pci" && (event.kind === "tlp.ur" || event.kind === "iommu.fault")) report.refused++;
+  else if (event.layer === "iommu" && event.kind === "stale-translation") report.staleTranslations++;
   else if (event.layer === "rdma" && event.kind === "wqe.failed") report.failedWrs++;
+  else if (event.layer === "pci" && event.kind === "acs.ctl" && typeof event.rerouted === "number") report.rerouted += event.rerouted;
+  else if (event.layer === "p2pdma" && event.kind === "map-type" && event.staleAgainst !== undefined) report.staleMapTypes++;
+  else if (event.layer === "pci" && event.kind === "cpl.timeout") report.timedOut++;
+  else if (event.layer === "pci" && event.kind === "tlp.lost") report.lost++;
+  else if (event.layer === "pci" && event.kind === "link.trained" && typeof event.waited === "number") report.delayed += event.waited;
 }
 
 /** The faults of a run: their reports, and `settle()` to fill in results once the run is over. */
@@ -58,7 +76,22 @@ export interface ScheduledFaults {
  */
 export function scheduleFaults(world: ScenarioWorld, faults: readonly Fault[], times: readonly number[], programs: readonly WorkloadRun[]): ScheduledFaults {
   const struck: Array<{ readonly report: FaultReport; op: VfioOp | undefined; done: boolean }> = faults.map((fault, i) => ({
-    report: { fault: fault.fault, target: fault.target, atPs: times[i] as number, result: "not struck", revoked: 0, refused: 0, failedWrs: 0, affected: false },
+    report: {
+      fault: fault.fault,
+      target: fault.target,
+      atPs: times[i] as number,
+      result: "not struck",
+      revoked: 0,
+      refused: 0,
+      failedWrs: 0,
+      staleTranslations: 0,
+      rerouted: 0,
+      staleMapTypes: 0,
+      timedOut: 0,
+      lost: 0,
+      delayed: 0,
+      affected: false,
+    },
     op: undefined,
     done: false,
   }));
@@ -76,7 +109,8 @@ export function scheduleFaults(world: ScenarioWorld, faults: readonly Fault[], t
       for (const s of struck) {
         const r = s.report;
         r.result = !s.done ? "not struck" : s.op === undefined ? "done" : s.op.result === undefined ? "pending" : s.op.result.ok ? "ok" : s.op.result.errno;
-        r.affected = s.done && (r.revoked > 0 || r.refused > 0 || r.failedWrs > 0 || (r.result !== "done" && r.result !== "ok"));
+        const effects = r.revoked + r.refused + r.failedWrs + r.staleTranslations + r.rerouted + r.staleMapTypes + r.timedOut + r.lost + r.delayed;
+        r.affected = s.done && (effects > 0 || (r.result !== "done" && r.result !== "ok"));
       }
     },
   };

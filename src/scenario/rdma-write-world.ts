@@ -19,9 +19,9 @@ import type { Errno, Result } from "../dmabuf/errno.js";
 import { DmaIommu } from "../dmabuf/map.js";
 import { Engine } from "../fabric/engine.js";
 import { DmaBus } from "../pci/dma-bus.js";
-import { Iommu } from "../pci/iommu.js";
+import { Iommu, type IommuMutants } from "../pci/iommu.js";
 import { P2pdma } from "../pci/p2pdma.js";
-import type { P2pdmaProfile } from "../pci/p2pdma-map-type.js";
+import type { P2pdmaMutants, P2pdmaProfile } from "../pci/p2pdma-map-type.js";
 import type { PerfPlatform } from "../pci/perf-platform.js";
 import { GEN5_SERVER } from "../pci/perf-platform.js";
 import type { Topology } from "../pci/topology.js";
@@ -56,6 +56,10 @@ export interface RdmaWriteWorldOptions {
   /** Bytes exported from BAR offset 0 (at least 2 MiB: the MR takes the first, a BAR CQ the second). Default 2 MiB. */
   readonly exportBytes?: number;
   readonly p2pdmaProfile?: P2pdmaProfile;
+  /** p2pdma's model mutants. Default none. */
+  readonly p2pdmaMutants?: P2pdmaMutants;
+  /** Publish p2pdma's map-type answers on the trace (for I9 and I12). Default false. */
+  readonly p2pdmaTrace?: boolean;
   /** Called with the engine before anything is built, so trace sinks (monitors) see the setup's events too. */
   readonly observe?: (engine: Engine) => void;
   readonly seed?: number;
@@ -73,6 +77,8 @@ export interface RdmaWriteWorldOptions {
   /** Default 64. */
   readonly sqDepth?: number;
   readonly mutants?: IbDriverMutants;
+  /** The IOMMU's mutants (`iotlbNotFlushed`: an unmap leaves IOTLB entries cached). */
+  readonly iommuMutants?: IommuMutants;
   readonly tlpEvents?: boolean;
   readonly nic?: Partial<NicConfig>;
   /** Default 400 Gb/s, 100 ns. */
@@ -102,9 +108,11 @@ export function rdmaWriteWorld(options: RdmaWriteWorldOptions) {
   const engine = new Engine({ seed: options.seed ?? 1, verify: options.verify ?? false });
   options.observe?.(engine);
   const fdTable = new FdTable();
-  const iommu = options.iommu ? new DmaIommu(new Iommu()) : undefined;
+  const iommu = options.iommu ? new DmaIommu(new Iommu(options.iommuMutants?.iotlbNotFlushed ? { flushIotlbOnUnmap: false } : {})) : undefined;
+  const p2pdma = new P2pdma(topology, options.p2pdmaProfile, options.p2pdmaMutants);
+  if (options.p2pdmaTrace === true) p2pdma.trace = engine.trace;
   const gpu0 = new VfioPciDevice(engine, gpuFn, {
-    p2pdma: new P2pdma(topology, options.p2pdmaProfile),
+    p2pdma,
     fdTable,
     ...(iommu ? { iommu } : {}),
     options: options.vfio ?? {},

@@ -18,7 +18,7 @@ import { kernelOptions } from "./kernel-options.js";
 import type { LoadedScenario } from "./load-scenario.js";
 import { TraceMeasures } from "./measure.js";
 import type { Fault, KernelMutant, KernelProfile } from "./scenario.js";
-import { scenarioWorld } from "./scenario-world.js";
+import { type ScenarioWorld, scenarioWorld } from "./scenario-world.js";
 import { startWorkloads } from "./workloads.js";
 
 /** What a run may change from the scenario file. */
@@ -33,6 +33,11 @@ export interface RunOptions {
   readonly sinks?: readonly TraceSink[];
   /** Replaces the scenario's faults (the shrinker's smaller schedules). */
   readonly faults?: readonly Fault[];
+  /**
+   * Called once the world is built, before the programs start: a timeline writer watches the
+   * fabric's links and the IOMMU from here (it must only read, so the fingerprint is unchanged).
+   */
+  readonly observeWorld?: (world: ScenarioWorld) => void;
 }
 
 /** A violation as the report carries it. */
@@ -122,6 +127,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     for (const sink of options.sinks ?? []) engine.trace.subscribe(sink);
   });
   const { engine } = world;
+  options.observeWorld?.(world);
   const programs = startWorkloads(world, scenario.workloads, kernel);
   const faultList = options.faults ?? scenario.faults ?? [];
   const faults = scheduleFaults(world, faultList, faultTimes(engine, faultList), programs);

@@ -45,12 +45,17 @@ export function scenarioWorld(loaded: LoadedScenario, kernel: KernelOptions, see
     bar: first.bar,
     ...(first.bytes === undefined ? {} : { exportBytes: first.bytes }),
     p2pdmaProfile: kernel.p2pdma,
+    p2pdmaMutants: kernel.p2pdmaMutants,
+    // Map-type answers are traced (for I9, I12) only where an ACS change can make them matter, so
+    // the traces, and fingerprints, of the other scenarios stay as they were.
+    p2pdmaTrace: (scenario.faults ?? []).some((f) => f.fault === "acs-change"),
     vfio: kernel.vfio,
     iommu: scenario.iommu ?? false,
     cqInBar: cq?.placement === "bar",
     cqPin: cq?.pin ?? "pinned",
     ...(cq?.entries === undefined ? {} : { cqEntries: cq.entries }),
     mutants: kernel.driver,
+    iommuMutants: kernel.iommu,
     tlpEvents: true,
     observe,
   });
@@ -60,7 +65,7 @@ export function scenarioWorld(loaded: LoadedScenario, kernel: KernelOptions, see
     if (device === undefined) {
       const fn = topology.find(extra.device);
       if (fn === undefined) throw new Error(`no device ${extra.device}`);
-      const p2pdma = new P2pdma(topology, kernel.p2pdma);
+      const p2pdma = new P2pdma(topology, kernel.p2pdma, kernel.p2pdmaMutants);
       p2pdma.trace = rdma.engine.trace;
       device = new VfioPciDevice(rdma.engine, fn, { p2pdma, fdTable: rdma.fdTable, options: kernel.vfio });
       device.open();

@@ -21,9 +21,25 @@ export type KernelProfile = (typeof KERNEL_PROFILES)[number];
 
 /**
  * Bug mutants a scenario may switch on [kernel.md §e], by the bug's row, plus the two driver
- * mutants of the RDMA revoke path (issue #6).
+ * mutants of the RDMA revoke path (issue #6), plus `map-type-cache-refreshed-on-acs-change`: a p2pdma
+ * that forgets its cached map types when ACS changes, unfaithful to the kernel [§a.6] (breaks I12),
+ * plus `iotlb-not-flushed`: an IOMMU whose unmap leaves the IOTLB entries of the removed pages cached,
+ * so DMA through a torn-down IOVA still reaches its old target [§c.6] (breaks I21).
  */
-export const KERNEL_MUTANTS = ["E6", "E7", "E8", "E10", "E13", "E19", "E20", "E27", "callback-returns-before-drain", "invalidate-ignored"] as const;
+export const KERNEL_MUTANTS = [
+  "E6",
+  "E7",
+  "E8",
+  "E10",
+  "E13",
+  "E19",
+  "E20",
+  "E27",
+  "callback-returns-before-drain",
+  "invalidate-ignored",
+  "map-type-cache-refreshed-on-acs-change",
+  "iotlb-not-flushed",
+] as const;
 export type KernelMutant = (typeof KERNEL_MUTANTS)[number];
 
 /** The kernel the scenario runs. */

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createI12Monitor } from "../../src/check/i12-map-type-cache.js";
-import { ACS_REDIRECT_BITS } from "../../src/pci/acs.js";
+import { Engine } from "../../src/fabric/engine.js";
+import { ACS_REDIRECT_BITS, acsCtlWrite } from "../../src/pci/acs.js";
 import { oneSwitch } from "../../src/pci/builders.js";
+import { P2pdma } from "../../src/pci/p2pdma.js";
+import { fn, machine } from "../support/build.js";
 import { exportFd, lateImporter, US } from "../vfio/world.js";
 import { eventWriter, fabricWorld, feed, kinds, watch, ZEN3 } from "./fabric-worlds.js";
 
@@ -67,6 +70,34 @@ describe("I12: the map-type cache", () => {
         ["p2pdma/map-type", "p2pdma/map-type"],
       ],
       ["I12", 3, "pci_p2pdma_map_type recomputed gpu0 -> nic0 (thru-host-bridge) although its cache holds bus-addr", ["p2pdma/map-type", "p2pdma/map-type"]],
+    ]);
+  });
+});
+
+describe("I12 against the mutant that refreshes the cache on an ACS change", () => {
+  /** gpu0 → nic0 looked up, ACS redirect set on nic0's port (p2pdma told, as the mutant would be), looked up again. */
+  function run(refreshOnAcsChange: boolean) {
+    const topology = machine(oneSwitch(undefined, { platform: ZEN3 }));
+    const engine = new Engine({ seed: 1 });
+    const violations = watch(engine, createI12Monitor());
+    const p2pdma = new P2pdma(topology, "current", { refreshOnAcsChange });
+    p2pdma.trace = engine.trace;
+    const [gpu, nic] = [fn(topology, "gpu0"), fn(topology, "nic0")];
+    const port = nic.upstream as NonNullable<typeof nic.upstream>;
+    p2pdma.mapType(gpu, nic);
+    acsCtlWrite(port, ACS_REDIRECT_BITS, 0);
+    p2pdma.acsChanged(port);
+    p2pdma.mapType(gpu, nic);
+    return violations.map((v) => [v.invariant, v.message, kinds(v.chain)]);
+  }
+
+  it("the faithful cache keeps its answer: silent", () => {
+    expect(run(false)).toEqual([]);
+  });
+
+  it("the refreshed cache recomputes a pair it held, with no teardown: I12 fires", () => {
+    expect(run(true)).toEqual([
+      ["I12", "pci_p2pdma_map_type recomputed gpu0 -> nic0 (thru-host-bridge) although its cache holds bus-addr", ["p2pdma/map-type", "p2pdma/map-type"]],
     ]);
   });
 });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createI9Monitor, expectedMapType } from "../../src/check/i9-map-type-decision.js";
+import { Engine } from "../../src/fabric/engine.js";
+import { ACS_CR, ACS_EC, ACS_RR, acsCtlWrite } from "../../src/pci/acs.js";
 import { oneSwitch } from "../../src/pci/builders.js";
+import { P2pdma } from "../../src/pci/p2pdma.js";
+import { fn, machine } from "../support/build.js";
 import { exportFd, lateImporter, US } from "../vfio/world.js";
 import { eventWriter, fabricWorld, feed, kinds, watch, ZEN3 } from "./fabric-worlds.js";
 
@@ -92,5 +96,21 @@ describe("I9: map type decision", () => {
         ["p2pdma/map-type", "dmabuf/map"],
       ],
     ]);
+  });
+});
+
+describe("I9 across an ACS change at run time (kernel.md §a.6)", () => {
+  it("judges each decision against the bits the walk read when it was computed, never a cached answer against today's bits", () => {
+    const topology = machine(oneSwitch(undefined, { platform: ZEN3 }));
+    const engine = new Engine({ seed: 1 });
+    const violations = watch(engine, createI9Monitor());
+    const p2pdma = new P2pdma(topology, "current");
+    p2pdma.trace = engine.trace;
+    const [gpu, nic] = [fn(topology, "gpu0"), fn(topology, "nic0")];
+    const answers = [p2pdma.mapType(gpu, nic)];
+    acsCtlWrite(nic.upstream as NonNullable<typeof nic.upstream>, ACS_RR | ACS_CR | ACS_EC, 0);
+    // The faithful kernel's stale BUS_ADDR (cache), then a distance computation over the new bits.
+    answers.push(p2pdma.mapType(gpu, nic), p2pdma.calc(gpu, nic).mapType);
+    expect([answers, violations]).toEqual([["bus-addr", "bus-addr", "thru-host-bridge"], []]);
   });
 });

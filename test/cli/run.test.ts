@@ -67,6 +67,8 @@ describe("p2psim run", () => {
         "events",
         "endPs",
         "p2psim",
+        "timeline",
+        "topology",
       ].sort(),
     );
     expect(report).toMatchObject({ scenario: "revoke-during-cq-writes", seed: 1, profile: "vfio-dmabuf-initial", mutants: [], verdict: "violation" });

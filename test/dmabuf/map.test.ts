@@ -206,6 +206,17 @@ describe("unmap and unwinding", () => {
     expect(() => dmaBufFreeSgt(result.value)).toThrow("dma_buf_free_sgt twice");
   });
 
+  it("dma_buf_free_sgt of a range someone else unmapped first WARNs (counted in shortUnmaps) and frees what is left", () => {
+    const { result, iommu, domain } = physVecToSgt(oneSwitch(undefined, { acsRedirect: true }), "nic0", TWO_RANGES, { iommu: true });
+    if (!result.ok) throw new Error(result.errno);
+    const dma = result.value;
+    const dmaIommu = dma.iova?.dmaIommu;
+    // The first range (2 MiB) torn down behind the importer's back, as the iommu-unmap fault does.
+    expect(iommu.unmap(domain, IOVA_BASE, 2 * MIB)).toMatchObject({ ok: true, bytes: 2 * MIB });
+    dmaBufFreeSgt(dma);
+    expect([dmaIommu?.shortUnmaps, iommu.pageCount(domain), dma.freed]).toEqual([1, 0, true]);
+  });
+
   it("an IOMMU refusal on the second range unwinds the first; a DMA mask below the BAR is ENOMEM", () => {
     const topology = machine(oneSwitch(undefined, { acsRedirect: true }));
     const nic0 = fn(topology, "nic0");

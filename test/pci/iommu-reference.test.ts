@@ -65,7 +65,7 @@ class Reference {
   readonly attached = new Map<string, string>();
   readonly pages = new Map<string, IommuPte[]>();
   iotlb: Array<{ domain: string; pte: IommuPte }> = [];
-  stats = { hits: 0, misses: 0, walks: 0, invalidations: 0, evictions: 0, faults: 0 };
+  stats = { hits: 0, misses: 0, walks: 0, invalidations: 0, evictions: 0, faults: 0, staleHits: 0 };
 
   domainOf(device: string): string {
     const domain = this.attached.get(device) ?? `default:${device}`;

@@ -20,9 +20,9 @@ const WALK_PS = 260_000;
 
 describe("IOMMU_CONFIG_DEFAULT", () => {
   it("is 64 IOTLB entries (§5 row 6), a 260 ns walk (midpoint of §5 row 5's 226-293 ns, rounded) and free hits", () => {
-    expect(IOMMU_CONFIG_DEFAULT).toEqual({ iotlbEntries: 64, walkLatencyPs: 260_000, hitLatencyPs: 0 });
+    expect(IOMMU_CONFIG_DEFAULT).toEqual({ iotlbEntries: 64, walkLatencyPs: 260_000, hitLatencyPs: 0, flushIotlbOnUnmap: true });
     expect(Math.round((226_000 + 293_000) / 2 / 1000) * 1000).toBe(IOMMU_CONFIG_DEFAULT.walkLatencyPs);
-    expect(new Iommu({ hitLatencyPs: 5 }).config).toEqual({ iotlbEntries: 64, walkLatencyPs: 260_000, hitLatencyPs: 5 });
+    expect(new Iommu({ hitLatencyPs: 5 }).config).toEqual({ iotlbEntries: 64, walkLatencyPs: 260_000, hitLatencyPs: 5, flushIotlbOnUnmap: true });
   });
 
   it("rejects latencies that are not non-negative integers of picoseconds, and a negative entry count", () => {
@@ -62,13 +62,14 @@ describe("Iommu map / translate / unmap round trip", () => {
         pages: 2,
         bytes: 2 * pageSize,
         iotlbInvalidated: 2,
+        iotlbStale: 0,
       });
       expect([iommu.translate("dev", iova, "r"), iommu.translate("dev", iova + pageSize, "w")]).toEqual([
         { ok: false, fault: "unmapped", iova, latencyPs: 100 },
         { ok: false, fault: "unmapped", iova: iova + pageSize, latencyPs: 100 },
       ]);
       expect([iommu.pageCount(domain), iommu.iotlbContents()]).toEqual([0, []]);
-      expect(iommu.stats()).toEqual({ hits: 3, misses: 5, walks: 5, invalidations: 2, evictions: 0, faults: 3 });
+      expect(iommu.stats()).toEqual({ hits: 3, misses: 5, walks: 5, invalidations: 2, evictions: 0, faults: 3, staleHits: 0 });
     },
   );
 
@@ -137,7 +138,7 @@ describe("Iommu faults", () => {
     expect(probes.map(([dev, iova]) => iommu.translate(dev, iova, "r"))).toEqual(
       probes.map(([, iova]) => ({ ok: false, fault: "unmapped", iova, latencyPs: WALK_PS })),
     );
-    expect(iommu.stats()).toEqual({ hits: 0, misses: 4, walks: 4, invalidations: 0, evictions: 0, faults: 4 });
+    expect(iommu.stats()).toEqual({ hits: 0, misses: 4, walks: 4, invalidations: 0, evictions: 0, faults: 4, staleHits: 0 });
   });
 
   it("marks translations of DMA_ATTR_MMIO mappings (a peer BAR through the host bridge, kernel.md §a.7)", () => {
@@ -165,7 +166,7 @@ describe("Iommu unmap invalidates exactly the covered IOTLB entries", () => {
     expect(tags()).toEqual(["default:dev@0", "default:dev@1", "default:dev@2", "default:dev@3", "default:other@1"]);
     expect(iommu.unmap(domain, K4, 2 * K4)).toMatchObject({ ok: true, pages: 2, bytes: 2 * K4, iotlbInvalidated: 2 });
     expect(tags()).toEqual(["default:dev@0", "default:dev@3", "default:other@1"]);
-    expect(iommu.unmap(domain, K4, 2 * K4)).toEqual({ ok: true, removed: [], pages: 0, bytes: 0, iotlbInvalidated: 0 });
+    expect(iommu.unmap(domain, K4, 2 * K4)).toEqual({ ok: true, removed: [], pages: 0, bytes: 0, iotlbInvalidated: 0, iotlbStale: 0 });
     iommu.map(domain, K4, 0x70_0000, 2 * K4, K4, "rw");
     const after = [0, 1, 2, 3].map((page) => iommu.translate("dev", page * K4, "r")).map((t) => t.ok && [t.phys, t.iotlbHit]);
     expect(after).toEqual([
@@ -297,5 +298,31 @@ describe("Iommu domains", () => {
       0,
       undefined,
     ]);
+  });
+});
+
+describe("Iommu with flushIotlbOnUnmap false (the mutant iotlb-not-flushed) keeps translating unmapped pages it had cached", () => {
+  it("a cached page translates after its unmap (stale hit, observer told), an uncached one faults; the default blocks both", () => {
+    const run = (flushIotlbOnUnmap: boolean) => {
+      const iommu = new Iommu({ flushIotlbOnUnmap });
+      const heard: unknown[][] = [];
+      iommu.observer = { staleTranslation: (device, domain, iova, access, pte) => heard.push([device, domain, iova, access, pte.iova, pte.phys]) };
+      const domain = iommu.domainOf("nic");
+      iommu.map(domain, 0, 0x40_0000, 2 * K4, K4, "rw", { mmio: true });
+      iommu.translate("nic", 0x10, "w"); // page 0 cached, page 1 never touched
+      const unmapped = iommu.unmap(domain, 0, 2 * K4);
+      const after = [0x20, K4 + 0x20].map((iova) => {
+        const t = iommu.translate("nic", iova, "w");
+        return t.ok ? ["ok", t.phys, t.iotlbHit, t.mmio] : [t.fault];
+      });
+      return { unmapped: unmapped.ok && [unmapped.pages, unmapped.iotlbInvalidated, unmapped.iotlbStale], after, heard, staleHits: iommu.stats().staleHits };
+    };
+    expect(run(true)).toEqual({ unmapped: [2, 1, 0], after: [["unmapped"], ["unmapped"]], heard: [], staleHits: 0 });
+    expect(run(false)).toEqual({
+      unmapped: [2, 0, 1],
+      after: [["ok", 0x40_0020, true, true], ["unmapped"]],
+      heard: [["nic", "default:nic", 0x20, "w", 0, 0x40_0000]],
+      staleHits: 1,
+    });
   });
 });

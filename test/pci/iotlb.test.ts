@@ -39,7 +39,7 @@ describe("IOTLB replacement", () => {
       [5, "miss", [2, 0, 3, 5]],
       [0, "hit", [2, 3, 5, 0]],
     ]);
-    expect(iommu.stats()).toEqual({ hits: 3, misses: 9, walks: 9, invalidations: 0, evictions: 5, faults: 0 });
+    expect(iommu.stats()).toEqual({ hits: 3, misses: 9, walks: 9, invalidations: 0, evictions: 5, faults: 0, staleHits: 0 });
   });
 
   it("is one cache per IOMMU, tagged by domain: two devices with the same IOVAs evict each other", () => {
