@@ -251,6 +251,11 @@ export class Fabric {
     for (const { link, tlps } of lost) for (const tlp of tlps) tlp.owner.dropped?.(tlp, link, undefined);
   }
 
+  /** Whether the link below `port` is down. */
+  linkIsDown(port: PciFunction): boolean {
+    return this.links.get(`${port.id}/down`)?.down === true;
+  }
+
   /**
    * The link below `port` is up again (DL_Up), at the generation and width it had. Traced as `pci/link.up`.
    * @throws AssertionError when it is not down.

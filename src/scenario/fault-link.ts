@@ -53,9 +53,16 @@ export const LINK_STRIKES: Strikes<"link-down" | "link-retrain" | "completion-ti
   "link-down": (w, f) => {
     const port = portAbove(w, f);
     const fabric = w.rdma.bus.fabric;
-    afterStrike(w, () => fabric.linkDown(port));
+    // A link already down stays down (a second fault on it changes nothing until one brings it up).
+    afterStrike(w, () => {
+      if (!fabric.linkIsDown(port)) fabric.linkDown(port);
+    });
     // With a duration the link trains again, at the width and generation it had.
-    if (f.durationUs !== undefined) w.engine.scheduleAt(w.engine.nowPs + us(f.durationUs), () => fabric.linkUp(port));
+    if (f.durationUs !== undefined) {
+      w.engine.scheduleAt(w.engine.nowPs + us(f.durationUs), () => {
+        if (fabric.linkIsDown(port)) fabric.linkUp(port);
+      });
+    }
     return undefined;
   },
   "completion-timeout": (w, f) => {

@@ -44,6 +44,33 @@ describe("L3: every read ends exactly once", () => {
     expect(monitor.end?.(10)).toBeUndefined();
   });
 
+  it("unit: a completion timeout ends the read it names (a lost read request first, then an open read at that address); a completion after it is flagged", () => {
+    const ev = eventWriter();
+    const t = (time: number, tlp: string, address: number, bytes: number, status = "SC") =>
+      ev("pci", "tlp", { requester: "nic0", tlp, address, bytes, target: "gpu0 BAR1", barOffset: 0, status, atPs: time }, time);
+    const timeout = (time: number, address: number, bytes: number) =>
+      ev("pci", "cpl.timeout", { requester: "nic0", tag: 0, address, bytes, target: "gpu0 BAR1", issuedPs: 0 }, time);
+    const lost = (time: number, tlp: string, address: number) =>
+      ev("pci", "tlp.lost", { requester: "nic0", tlp, address, bytes: 256, target: "gpu0 BAR1", link: "0000:02:00.0 up" }, time);
+    const monitor = createL3Monitor();
+    const open = t(1, "MRd", 0x1000, 512);
+    const late = t(9, "CplD", 0x1100, 256);
+    const violations = feed(monitor, [
+      open,
+      t(2, "CplD", 0x1000, 256),
+      lost(3, "CplD", 0x1100),
+      // A second read of 0x1100 lost before its target: its timeout must not end the open read.
+      lost(4, "MRd", 0x1100),
+      timeout(5, 0x1100, 256),
+      t(6, "MRd", 0x8000, 256),
+      timeout(7, 0x8000, 256),
+      timeout(8, 0x1100, 256),
+      late,
+    ]);
+    expect(violations.map((v) => [v.invariant, v.timePs, kinds(v.chain)])).toEqual([["L3", 9, ["pci/tlp"]]]);
+    expect(monitor.end?.(100)).toBeUndefined();
+  });
+
   it("fires at the end on a read never answered, and on a completion that answers no open read (hand-written: no model mutant reaches it)", () => {
     const ev = eventWriter();
     const t = (time: number, tlp: string, address: number, bytes: number, status = "SC") =>

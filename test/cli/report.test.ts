@@ -41,10 +41,12 @@ describe("p2psim report and --report", () => {
       join(dir, "s.html"),
     );
     expect(run.status).toBe(1);
-    const summary = JSON.parse(run.stdout) as { perSeed: Array<{ seed: number; verdict: string; fingerprint: string; events: number; invariants: string[] }> };
+    const summary = JSON.parse(run.stdout) as {
+      perSeed: Array<{ seed: number; verdict: string; fingerprint: string; events: number; endPs: number; invariants: string[] }>;
+    };
     expect(readFileSync(join(dir, "s.csv"), "utf8").split("\n")).toEqual([
-      "seed,verdict,invariants_broken,invariant_count,fingerprint,events,swarm_faults,diverged_at_event",
-      ...summary.perSeed.map((s) => `${s.seed},${s.verdict},${s.invariants.join(" ")},${s.invariants.length},${s.fingerprint},${s.events},,`),
+      "seed,verdict,invariants_broken,invariant_count,fingerprint,events,end_time_us,swarm_faults,diverged_at_event",
+      ...summary.perSeed.map((s) => `${s.seed},${s.verdict},${s.invariants.join(" ")},${s.invariants.length},${s.fingerprint},${s.events},${s.endPs / 1e6},,`),
       "",
     ]);
     const page = readFileSync(join(dir, "s.html"), "utf8");

@@ -65,9 +65,9 @@ describe("p2psim --trace", () => {
     expect(doc.traceEvents.some((e) => e.ph === "i" && e.name.startsWith("violation of I1: "))).toBe(true);
   });
 
-  it("perf --link gen4x16 --trace: both link directions, one segment per size, counters", () => {
+  it("perf --link gen4x16 --op read --trace: both link directions (requests down, completions up), one segment per size, counters", () => {
     const file = join(tempDir(), "perf.json");
-    const run = p2psim("perf", "--link", "gen4x16", "--sizes", "256,4K", "--trace", file);
+    const run = p2psim("perf", "--link", "gen4x16", "--op", "read", "--sizes", "256,4K", "--trace", file);
     expect(run.status).toBe(0);
     const doc = readTrace(file);
     expect(validateChromeTrace(doc)).toEqual([]);
@@ -76,7 +76,7 @@ describe("p2psim --trace", () => {
         .filter((n) => n.includes("→"))
         .sort(),
     ).toEqual(["0000:00:00.0→dev", "dev→0000:00:00.0"]);
-    expect((doc.otherData.segments as Array<{ label: string }>).map((s) => s.label)).toEqual(["256 B write", "4096 B write"]);
+    expect((doc.otherData.segments as Array<{ label: string }>).map((s) => s.label)).toEqual(["256 B read", "4096 B read"]);
     expect(doc.traceEvents.some((e) => e.ph === "C" && e.name.endsWith("utilisation %"))).toBe(true);
   });
 });

@@ -13,9 +13,9 @@
 import { describe, expect, it } from "vitest";
 import { createL3Monitor } from "../../src/check/l3-every-tlp-ends.js";
 import { us } from "../../src/fabric/time.js";
+import { DMA_BUS_TLP_DEFAULTS } from "../../src/pci/dma-bus.js";
 import type { DmaOutcome } from "../../src/pci/dma-port.js";
 import { tlpBandwidthGbps } from "../../src/pci/pcie-model.js";
-import { DMA_BUS_TLP_DEFAULTS } from "../../src/pci/dma-bus.js";
 import type { PciFunction } from "../../src/pci/topology.js";
 import { watch } from "../check/fabric-worlds.js";
 import { doneInto, P, world } from "../support/dma-bus.js";
@@ -157,6 +157,37 @@ describe("link-down", () => {
       [50_000_000, "pci/cpl.timeout", 0, 0, 512, 0],
       [50_000_000, "pci/cpl.timeout", 1, 512, 512, 0],
     ]);
+  });
+});
+
+describe("link-down twice before the first losses' arrival times", () => {
+  it("loses each TLP once: the second down loses only what was sent after the link came up; lost writes end their operations `lost`", () => {
+    const { trace, bus, f, engine, run } = world();
+    const nic = bus.port(f("nic0"));
+    const done: Array<[string, DmaOutcome, number]> = [];
+    const port = upstreamOf(f("nic0"));
+    nic.write(0x1000_0000, 2048, doneInto(done, "A"));
+    engine.scheduleAt(us(0.05), () => bus.fabric.linkDown(port));
+    engine.scheduleAt(us(0.06), () => bus.fabric.linkUp(port));
+    engine.scheduleAt(us(0.07), () => nic.write(0x2000_0000, 256, doneInto(done, "B")));
+    engine.scheduleAt(us(0.08), () => bus.fabric.linkDown(port));
+    run();
+    const lost = trace.tuples().filter(([, kind]) => kind.startsWith("pci/link.") || kind === "pci/tlp.lost");
+    expect(lost.map(([t, kind, e]) => [t, kind, e.lost ?? e.address])).toEqual([
+      [50_000, "pci/link.down", 8],
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => [50_000, "pci/tlp.lost", 0x1000_0000 + i * 256]),
+      [60_000, "pci/link.up", undefined],
+      [80_000, "pci/link.down", 1],
+      [80_000, "pci/tlp.lost", 0x2000_0000],
+    ]);
+    expect(done).toEqual([
+      ["A", "lost", 50_000],
+      ["B", "lost", 80_000],
+    ]);
+    const link = bus.fabric.allLinks().find((l) => l.config.name === "0000:02:02.0 up");
+    expect(link && [link.counters.tlpsSent, link.counters.tlpsDelivered, link.counters.tlpsLost]).toEqual([9, 0, 9]);
+    // Nothing reached the end of its route.
+    expect(trace.tuples().filter(([, kind]) => kind === "pci/tlp")).toEqual([]);
   });
 });
 
