@@ -8,6 +8,7 @@ import { traceRecorder } from "../io/perfetto-run.js";
 import { renderRunReport } from "../io/report-run.js";
 import { TimelineRecorder } from "../io/report-timeline.js";
 import { checkDeterminism } from "../scenario/determinism.js";
+import { faultEffects } from "../scenario/faults.js";
 import type { RunResult } from "../scenario/run-scenario.js";
 import { runScenario } from "../scenario/run-scenario.js";
 import type { KernelMutant, KernelProfile, Scenario } from "../scenario/scenario.js";
@@ -66,16 +67,7 @@ function humanReport(o: RunCommandOptions, scenario: Scenario, r: RunResult, ver
     ...r.workloads.map((w) => `program  ${w}`),
   ];
   if (r.faults.length > 0) {
-    const rows = r.faults.map((f) => [
-      f.fault,
-      f.target,
-      formatTime(f.atPs),
-      f.result,
-      String(f.revoked),
-      String(f.refused),
-      String(f.failedWrs),
-      f.affected ? "yes" : "no",
-    ]);
+    const rows = r.faults.map((f) => [f.fault, f.target, formatTime(f.atPs), f.result, faultEffects(f), f.affected ? "yes" : "no"]);
     lines.push(
       "",
       renderTable(
@@ -84,9 +76,7 @@ function humanReport(o: RunCommandOptions, scenario: Scenario, r: RunResult, ver
           { header: "target" },
           { header: "at", alignRight: true },
           { header: "result" },
-          { header: "revoked", alignRight: true },
-          { header: "refused", alignRight: true },
-          { header: "failed WRs", alignRight: true },
+          { header: "effects from then on" },
           { header: "affected" },
         ],
         rows,

@@ -23,6 +23,12 @@ interface Shape {
   readonly head: string;
 }
 
+/**
+ * Event shapes seen by any fingerprint of this thread, by kind. Sharing them across runs spares
+ * each run of a seed sweep rebuilding (and sorting) every shape again; a shape never changes.
+ */
+const SHAPES = new Map<string, Shape[]>();
+
 const ZERO = 48;
 const MAX_DIGITS = 16;
 const QUOTE = 0x22;
@@ -50,7 +56,8 @@ export class Fingerprint {
   /** The current event's field values, in event order (filled by {@link shapeOf}). */
   private readonly values: TraceValue[] = [];
   private eventsCount = 0;
-  private readonly shapes = new Map<string, Shape[]>();
+  /** Shapes are pure functions of an event's layer, kind and field order, so every fingerprint of this thread shares them. */
+  private readonly shapes = SHAPES;
 
   /** Events folded in so far. */
   get count(): number {

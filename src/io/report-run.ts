@@ -4,6 +4,7 @@
  * flight across the revoke stand out, the machine with its map types, the faults, probes and
  * measurements — enough to see what happened without reading code.
  */
+import { faultEffects } from "../scenario/faults.js";
 import { formatPs, html, renderPage, section, table } from "./report-html.js";
 import type { ChainEvent, RunReportInput } from "./report-input.js";
 import { probePills, topologySection } from "./report-sections.js";
@@ -85,15 +86,20 @@ function faultsSection(run: RunReportInput): string {
       `<ul>${run.workloads.map((w) => `<li><code>${html(w)}</code></li>`).join("")}</ul><p class="muted">No fault struck.</p>`,
     );
   const faults = run.faults as ReadonlyArray<Readonly<Record<string, unknown>>>;
-  const keys = [...new Set(faults.flatMap((f) => Object.keys(f)))];
-  const rows = faults.map((f) => keys.map((k) => html(k === "atPs" && typeof f[k] === "number" ? formatPs(f[k]) : String(f[k] ?? ""))));
+  const rows = faults.map((f) =>
+    [
+      String(f.fault ?? ""),
+      String(f.target ?? ""),
+      typeof f.atPs === "number" ? formatPs(f.atPs) : "",
+      String(f.result ?? ""),
+      faultEffects(f),
+      f.affected ? "yes" : "no",
+    ].map(html),
+  );
   return section(
     "faults",
     "Programs and faults",
-    `<ul>${run.workloads.map((w) => `<li><code>${html(w)}</code></li>`).join("")}</ul>\n${table(
-      keys.map((k) => (k === "atPs" ? "at" : k)),
-      rows,
-    )}`,
+    `<ul>${run.workloads.map((w) => `<li><code>${html(w)}</code></li>`).join("")}</ul>\n${table(["fault", "target", "at", "result", "effects from then on", "affected"], rows)}`,
   );
 }
 

@@ -30,6 +30,9 @@ export interface RdmaWriteStreamOptions {
 export interface RdmaWriteStream {
   readonly posted: () => number;
   readonly reaped: () => readonly IbWc[];
+  /** When the program started, and when it reaped its last successful completion (ps; undefined before the first). */
+  readonly startedPs: number;
+  readonly lastOkPs: () => number | undefined;
   /** Posting stopped (the QP refused a post). */
   readonly stopped: () => boolean;
   /** The program stops reaping completions (a stalled consumer: the CQ fills and overruns). */
@@ -51,6 +54,8 @@ export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq
   let polling = false;
   let stopped = false;
   let reaping = true;
+  let lastOkPs: number | undefined;
+  const startedPs = world.engine.nowPs;
   const wr = (wrId: number, remoteOffset: number) =>
     options.read ? { ...world.write(wrId, options.bytes, 0, remoteOffset), opcode: "RDMA_READ" as const } : world.write(wrId, options.bytes, 0, remoteOffset);
   const post = () => {
@@ -72,6 +77,7 @@ export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq
       polling = false;
       if (!result.ok || result.wcs.length === 0) return;
       wcs.push(...result.wcs);
+      if (result.wcs.some((wc) => wc.status === "SUCCESS")) lastOkPs = world.engine.nowPs;
       post();
       poll();
     });
@@ -81,6 +87,8 @@ export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq
   return {
     posted: () => posted,
     reaped: () => wcs,
+    startedPs,
+    lastOkPs: () => lastOkPs,
     stopped: () => stopped,
     stopPolling: () => {
       reaping = false;

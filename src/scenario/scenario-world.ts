@@ -46,9 +46,8 @@ export function scenarioWorld(loaded: LoadedScenario, kernel: KernelOptions, see
     ...(first.bytes === undefined ? {} : { exportBytes: first.bytes }),
     p2pdmaProfile: kernel.p2pdma,
     p2pdmaMutants: kernel.p2pdmaMutants,
-    // Map-type answers are traced (for I9, I12) only where an ACS change can make them matter, so
-    // the traces, and fingerprints, of the other scenarios stay as they were.
-    p2pdmaTrace: (scenario.faults ?? []).some((f) => f.fault === "acs-change"),
+    // Every map-type answer is on the trace, so I9 and I12 judge the first export's decisions too.
+    p2pdmaTrace: true,
     vfio: kernel.vfio,
     iommu: scenario.iommu ?? false,
     cqInBar: cq?.placement === "bar",

@@ -13,6 +13,16 @@ import type { QpCreateWorkload, RdmaStreamWorkload, Workload } from "./scenario.
 import type { ScenarioWorld } from "./scenario-world.js";
 
 /** A running program. */
+/** What a program completed: work requests by status, bytes moved, and the span it moved them in. */
+export interface WorkloadCompletions {
+  readonly ok: number;
+  readonly failed: number;
+  readonly bytesOk: number;
+  /** From the program's start to its last successful completion reaped, ps; undefined when none succeeded. */
+  readonly spanPs: readonly [number, number] | undefined;
+}
+
+/** A program of the scenario, running. */
 export interface WorkloadRun {
   readonly workload: Workload;
   /** Stops reaping completions (the `cq-overflow` fault); a no-op for programs that do not poll. */
@@ -20,7 +30,7 @@ export interface WorkloadRun {
   /** One line of what happened: `64 posted, 60 ok, 4 failed`, `refused: EOPNOTSUPP`. */
   summary(): string;
   /** Work completions by status, for measurements. */
-  completions(): { readonly ok: number; readonly failed: number; readonly bytesOk: number };
+  completions(): WorkloadCompletions;
 }
 
 function startStream(world: ScenarioWorld, w: RdmaStreamWorkload): WorkloadRun {
@@ -38,10 +48,11 @@ function startStream(world: ScenarioWorld, w: RdmaStreamWorkload): WorkloadRun {
     stream = startRdmaWriteStream(rdma, a, rdma.nic.cq(cq), { count: w.count, bytes: w.bytes, depth: w.depth ?? 16, read: w.op === "read" });
   };
   world.engine.scheduleAt(us(w.startUs ?? 0), begin);
-  const completions = () => {
+  const completions = (): WorkloadCompletions => {
     const wcs = stream?.reaped() ?? [];
     const ok = wcs.filter((wc) => wc.status === "SUCCESS").length;
-    return { ok, failed: wcs.length - ok, bytesOk: ok * w.bytes };
+    const lastOk = stream?.lastOkPs();
+    return { ok, failed: wcs.length - ok, bytesOk: ok * w.bytes, spanPs: stream && lastOk !== undefined ? [stream.startedPs, lastOk] : undefined };
   };
   return {
     workload: w,
@@ -79,7 +90,7 @@ function startQpCreate(world: ScenarioWorld, w: QpCreateWorkload, kernel: Kernel
     const result = ibCreateQp(args, kernel.qp);
     outcome = result.ok ? "created" : `refused: ${result.errno}`;
   });
-  return { workload: w, stopPolling: () => {}, completions: () => ({ ok: 0, failed: 0, bytesOk: 0 }), summary: () => outcome };
+  return { workload: w, stopPolling: () => {}, completions: () => ({ ok: 0, failed: 0, bytesOk: 0, spanPs: undefined }), summary: () => outcome };
 }
 
 /**
