@@ -209,8 +209,13 @@ export class DmaBus {
     return byCpu ? { kind: "bar", fn: byCpu.fn, bar: byCpu.bar } : this.hostMemory(requester);
   }
 
-  /** The offset into `bar` of an access of `requester` to `address` (see {@link decode}). */
-  offsetInBar(requester: PciFunction | undefined, address: number, bar: Bar): number {
+  /**
+   * The offset into `bar` of an access of `requester` to `address` (see {@link decode}).
+   * @param translated where the root complex's IOMMU translated the request, if it did (-1: not):
+   *   the page table may have changed since.
+   */
+  offsetInBar(requester: PciFunction | undefined, address: number, bar: Bar, translated = -1): number {
+    if (translated >= 0) return translated - bar.cpuAddress;
     if (requester && address >= bar.busAddress && address < bar.busAddress + bar.sizeBytes) return address - bar.busAddress;
     const iommu = this.options.iommu;
     const pte = requester && iommu ? iommu.pageAt(iommu.domainOf(requester.id), address) : undefined;

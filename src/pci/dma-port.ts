@@ -224,6 +224,7 @@ export class DmaPort implements TlpOwner {
       owner: this,
       hopIndex: 0,
       tailPs: Number.NaN,
+      translated: -1,
     };
   }
 
@@ -318,7 +319,10 @@ export class DmaPort implements TlpOwner {
     const iommu = this.bus.options.iommu;
     if (iommu === undefined) return PASS;
     const translation = iommu.translate(fn.id, tlp.address, tlp.kind === "MWr" ? "w" : "r");
-    if (translation.ok) return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
+    if (translation.ok) {
+      tlp.translated = translation.phys;
+      return { ok: true, delayPs: translation.latencyPs, mmio: translation.mmio };
+    }
     this.bus.engine.trace.emit("pci", "iommu.fault", { requester: this.name, tlp: tlp.kind, iova: tlp.address, fault: translation.fault });
     return this.refuse(tlp, route, "iommu-fault", translation.latencyPs);
   }
@@ -385,14 +389,11 @@ export class DmaPort implements TlpOwner {
     this.bus.engine.trace.emit("pci", "tlp.ur", { requester: this.name, target: route.targetName, tlp: tlp.kind, address: tlp.address, reason });
   }
 
-  /**
-   * `pci/tlp`, emitted when the fabric hands the TLP over; `atPs` (≥ the event's time) is when it
-   * is really there; `status` is UR for a request its target refused, else the TLP's own.
-   */
+  /** `pci/tlp`, when the fabric hands the TLP over; `atPs` (≥ the event's time): when it is really there; `status`: UR if its target refused. */
   private traceTlp(tlp: Tlp, route: BusRoute, atPs: number, status: CompletionStatus): void {
     const bytes = tlp.kind === "MRd" ? tlp.requestBytes : tlp.payloadBytes;
     const target = route.target;
-    const barOffset = target.kind === "bar" ? this.bus.offsetInBar(this.fn, tlp.address, target.bar) : null;
+    const barOffset = target.kind === "bar" ? this.bus.offsetInBar(this.fn, tlp.address, target.bar, tlp.translated) : null;
     const fields = { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, barOffset, status, atPs: Math.ceil(atPs) };
     this.bus.engine.trace.emit("pci", "tlp", fields);
   }

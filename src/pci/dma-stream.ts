@@ -154,6 +154,7 @@ export function runDmaStream(engine: Engine, fabric: Fabric, config: DmaStreamCo
       hopIndex: 0,
       // NaN is a double: the field is a double from the first object on (no representation change).
       tailPs: Number.NaN,
+      translated: -1,
     };
   };
 

@@ -90,6 +90,12 @@ export interface Tlp {
   hopIndex: number;
   /** When its last byte arrived at the current hop's receiver (for cut-through forwarding). */
   tailPs: number;
+  /**
+   * The physical address the root complex's IOMMU translated a request to, or -1 when it was not
+   * translated. It travels with the TLP: an unmap after the translation must not change where the
+   * request lands, nor what a trace says about it.
+   */
+  translated: number;
 }
 
 /**

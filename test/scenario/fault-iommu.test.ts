@@ -70,6 +70,12 @@ describe("iommu-unmap while nic0 streams RDMA WRITEs into gpu0 BAR1 through an I
     expect([iommuFaults(events).length, atBar.length + iommuFaults(events).length]).toEqual([502, 32 * 16]);
   });
 
+  it("a TLP translated before the unmap and landing after it keeps the BAR offset its translation gave (the translation travels with the TLP)", () => {
+    const landed = nicTlpsAtBar(events).filter((e) => e.t > 4_000_000);
+    expect(landed.length).toBeGreaterThan(0);
+    expect(landed.map((e) => e.barOffset)).toEqual(landed.map((e) => Number(e.address) - 0x1_0020_0000));
+  });
+
   it("posted writes are lost silently: every WR's data write ends in iommu-fault, yet all 32 complete successfully (the NIC never learns)", () => {
     const outcomes = events.filter((e) => e.kind === "data.write").map((e) => [e.wrId, e.outcome]);
     expect(outcomes.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(Array.from({ length: 32 }, (_, wr) => [wr, "iommu-fault"]));
