@@ -28,31 +28,34 @@ import { Fabric, type FabricTlpSettings } from "./fabric.js";
 import type { Iommu } from "./iommu.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import { describeRoute, type Hop, type Route, type RouteTarget, routeFromHost, routeRequest, routeThroughRootComplex } from "./route.js";
-import type { TlpPath } from "./tlp-packet.js";
+import type { PciFaultTraceKinds, TlpPath } from "./tlp-packet.js";
 import type { Bar, PciFunction, Topology } from "./topology.js";
 
 declare module "../fabric/trace.js" {
   interface TraceKinds {
-    pci: {
-      /** A request reached a target that does not answer memory requests [kernel.md §c.6]: a write is dropped, a read completes with UR. */
-      "tlp.ur": { requester: string; target: string; tlp: string; address: number; reason: string };
-      /** The IOMMU blocked a request at the root complex. */
-      "iommu.fault": { requester: string; tlp: string; iova: number; fault: string };
-      /**
-       * Option `tlpEvents`: a TLP reached the end of its route (a request its target, a completion its requester).
-       * `barOffset`: where in the target BAR the request's address falls (after the IOMMU for an IOVA), null for host memory.
-       */
-      tlp: { requester: string; tlp: string; address: number; bytes: number; target: string; barOffset: number | null; status: string; atPs: number };
-      /**
-       * A config write to a function's ACS Control register ({@link DmaBus.writeAcsCtl}): the bits
-       * before and after, the requested bits the function does not implement, and how many of the
-       * bus's compiled routes now go another way (each then traced as `pci/route.changed`).
-       */
-      "acs.ctl": { port: string; old: AcsFlag[]; new: AcsFlag[]; ignored: AcsFlag[]; rerouted: number };
-      /** A compiled route recompiled after an ACS change: TLPs created from now on take `after`; those in flight keep `before`. */
-      "route.changed": { requester: string; target: string; before: string; after: string; throughRootComplex: boolean };
-    };
+    pci: PciTraceKinds;
   }
+}
+
+/** The `pci` layer's event kinds: the bus's, and the transport's faults (tlp-packet.ts). */
+export interface PciTraceKinds extends PciFaultTraceKinds {
+  /** A request reached a target that does not answer memory requests [kernel.md §c.6]: a write is dropped, a read completes with UR. */
+  "tlp.ur": { requester: string; target: string; tlp: string; address: number; reason: string };
+  /** The IOMMU blocked a request at the root complex. */
+  "iommu.fault": { requester: string; tlp: string; iova: number; fault: string };
+  /**
+   * Option `tlpEvents`: a TLP reached the end of its route (a request its target, a completion its requester).
+   * `barOffset`: where in the target BAR the request's address falls (after the IOMMU for an IOVA), null for host memory.
+   */
+  tlp: { requester: string; tlp: string; address: number; bytes: number; target: string; barOffset: number | null; status: string; atPs: number };
+  /**
+   * A config write to a function's ACS Control register ({@link DmaBus.writeAcsCtl}): the bits
+   * before and after, the requested bits the function does not implement, and how many of the
+   * bus's compiled routes now go another way (each then traced as `pci/route.changed`).
+   */
+  "acs.ctl": { port: string; old: AcsFlag[]; new: AcsFlag[]; ignored: AcsFlag[]; rerouted: number };
+  /** A compiled route recompiled after an ACS change: TLPs created from now on take `after`; those in flight keep `before`. */
+  "route.changed": { requester: string; target: string; before: string; after: string; throughRootComplex: boolean };
 }
 
 /** TLP settings of a bus where the caller does not say: MPS 256, MRRS 512, RCB 64, 64-bit, no ECRC. */

@@ -25,7 +25,7 @@ import type { BusPath, BusRoute, DmaBus } from "./dma-bus.js";
 import { urReason } from "./dma-bus.js";
 import { StablePaths } from "./stable-path.js";
 import { completionSizes, offsetInChunk, PAGE_4K, wireBytes } from "./tlp.js";
-import { type CompletionStatus, emitPciFault, type RootComplexOutcome, type Tlp, type TlpOwner } from "./tlp-packet.js";
+import type { CompletionStatus, RootComplexOutcome, Tlp, TlpOwner } from "./tlp-packet.js";
 import type { PciFunction } from "./topology.js";
 import { PortCompletionPaths, UnansweredReads } from "./unanswered-reads.js";
 
@@ -359,7 +359,7 @@ export class DmaPort implements TlpOwner {
       return;
     }
     const bytes = tlp.kind === "MRd" || tlp.status === "UR" ? tlp.requestBytes : tlp.payloadBytes;
-    emitPciFault(this.bus.engine.trace, "tlp.lost", { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, link });
+    this.bus.engine.trace.emit("pci", "tlp.lost", { requester: this.name, tlp: tlp.kind, address: tlp.address, bytes, target: route.targetName, link });
     if (tlp.kind === "MWr") this.account(tlp.op, tlp.payloadBytes, "lost", now);
     else this.unanswer(tlp, tlp.address, bytes);
   }
@@ -380,7 +380,7 @@ export class DmaPort implements TlpOwner {
     const read = this.unanswered.fire(tag);
     const now = this.bus.engine.nowPs;
     const { address, bytes, target, issuedPs } = read;
-    emitPciFault(this.bus.engine.trace, "cpl.timeout", { requester: this.name, tag, address, bytes, target, issuedPs });
+    this.bus.engine.trace.emit("pci", "cpl.timeout", { requester: this.name, tag, address, bytes, target, issuedPs });
     this.releaseTag(tag, now);
     this.account(read.op, bytes, "timeout", now);
   }

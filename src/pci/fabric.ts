@@ -25,7 +25,7 @@ import { LinkDirection, type LinkObserver } from "./link-direction.js";
 import { type LinkConfig, tlpBandwidthGbps } from "./pcie-model.js";
 import type { PerfPlatform } from "./perf-platform.js";
 import type { Hop } from "./route.js";
-import { emitPciFault, HOP_LINK, HOP_ROOT_COMPLEX, HOP_SWITCH, type Tlp, type TlpPath } from "./tlp-packet.js";
+import { HOP_LINK, HOP_ROOT_COMPLEX, HOP_SWITCH, type Tlp, type TlpPath } from "./tlp-packet.js";
 
 export type { RootComplexOutcome } from "./tlp-packet.js";
 
@@ -212,7 +212,7 @@ export class Fabric {
     const fromGbps = tlpBandwidthGbps({ gen: from.gen, lanes: from.width, ...tlp });
     const toGbps = tlpBandwidthGbps({ gen: to.gen, lanes: to.width, ...tlp });
     const recoveryPs = this.options.ideal ? 0 : this.options.platform.linkRetrainPs;
-    emitPciFault(this.engine.trace, "link.retrain", {
+    this.engine.trace.emit("pci", "link.retrain", {
       port: port.label,
       device: device.label,
       fromGen: from.gen,
@@ -230,7 +230,7 @@ export class Fabric {
     // What waited for Recovery: the TLPs sent meanwhile (they start after it), so a report can tell the retrain mattered.
     this.engine.scheduleAt(this.engine.nowPs + recoveryPs, () => {
       const waited = links.reduce((n, link, i) => n + link.counters.tlpsSent - (sentBefore[i] as number), 0);
-      emitPciFault(this.engine.trace, "link.trained", { port: port.label, device: device.label, gen: to.gen, width: to.width, waited });
+      this.engine.trace.emit("pci", "link.trained", { port: port.label, device: device.label, gen: to.gen, width: to.width, waited });
     });
   }
 
@@ -247,7 +247,7 @@ export class Fabric {
       const link = this.direction(port, direction);
       return { link: link.config.name, tlps: link.goDown() };
     });
-    emitPciFault(this.engine.trace, "link.down", { port: port.label, device: device.label, lost: lost.reduce((n, l) => n + l.tlps.length, 0) });
+    this.engine.trace.emit("pci", "link.down", { port: port.label, device: device.label, lost: lost.reduce((n, l) => n + l.tlps.length, 0) });
     for (const { link, tlps } of lost) for (const tlp of tlps) tlp.owner.dropped?.(tlp, link, undefined);
   }
 
@@ -263,7 +263,7 @@ export class Fabric {
   linkUp(port: PciFunction): void {
     for (const direction of ["down", "up"] as const) this.direction(port, direction).up();
     const { gen, width } = this.trainedLinkOf(port);
-    emitPciFault(this.engine.trace, "link.up", { port: port.label, device: port.children[0]?.label ?? "", gen, width });
+    this.engine.trace.emit("pci", "link.up", { port: port.label, device: port.children[0]?.label ?? "", gen, width });
   }
 
   /**

@@ -3,7 +3,6 @@
  * Allocated per TLP; the transport keeps only the TLPs on the wire, so memory stays bounded by the
  * window, not by the transfer size.
  */
-import type { TraceBus } from "../fabric/trace.js";
 import type { LinkDirection } from "./link-direction.js";
 import type { Hop } from "./route.js";
 import type { TlpKind } from "./tlp.js";
@@ -99,9 +98,7 @@ export interface Tlp {
 }
 
 /**
- * The transport's fault events, on the `pci` layer. Declared here, not in dma-bus.ts's `pci`
- * kinds, because a layer's kinds can be declared once only and that declaration is an inline
- * literal no other file can augment; {@link emitPciFault} is the one typed way to emit them.
+ * The transport's fault events, on the `pci` layer (dma-bus.ts's `PciTraceKinds` extends this).
  */
 export interface PciFaultTraceKinds {
   /** The link below `port` retrained (Recovery) to another width or generation; TLPs wait `recoveryPs`, then serialize at `toGbps`. */
@@ -130,9 +127,4 @@ export interface PciFaultTraceKinds {
   "completer.mute": { function: string; untilPs: number | null };
   /** `function` answers non-posted requests again. */
   "completer.unmute": { function: string };
-}
-
-/** Emits one of the {@link PciFaultTraceKinds} on the `pci` layer. */
-export function emitPciFault<K extends keyof PciFaultTraceKinds & string>(trace: TraceBus, kind: K, fields: PciFaultTraceKinds[K]): void {
-  (trace.emit as unknown as (layer: "pci", kind: string, fields: object) => unknown).call(trace, "pci", kind, fields);
 }

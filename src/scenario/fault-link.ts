@@ -6,7 +6,6 @@
  * requesters' completion timeouts [kernel.md §c.6; pcie-timing.md §2].
  */
 import { us } from "../fabric/time.js";
-import { emitPciFault } from "../pci/tlp-packet.js";
 import type { PciFunction } from "../pci/topology.js";
 import type { Strikes } from "./fault-strike.js";
 import type { Fault } from "./scenario.js";
@@ -72,12 +71,12 @@ export const LINK_STRIKES: Strikes<"link-down" | "link-retrain" | "completion-ti
     const untilPs = f.durationUs === undefined ? null : engine.nowPs + us(f.durationUs);
     afterStrike(w, () => {
       fabric.mutedCompleters.add(fn);
-      emitPciFault(engine.trace, "completer.mute", { function: fn.label, untilPs });
+      engine.trace.emit("pci", "completer.mute", { function: fn.label, untilPs });
     });
     if (untilPs !== null) {
       engine.scheduleAt(untilPs, () => {
         fabric.mutedCompleters.delete(fn);
-        emitPciFault(engine.trace, "completer.unmute", { function: fn.label });
+        engine.trace.emit("pci", "completer.unmute", { function: fn.label });
       });
     }
     return undefined;
