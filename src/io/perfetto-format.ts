@@ -44,9 +44,27 @@ export interface ChromeTraceDocument {
   readonly otherData: { readonly [key: string]: ChromeTraceArg };
 }
 
-/** Picoseconds → the format's microseconds (a number; the exact ps go in args). */
+/**
+ * Picoseconds → the format's microseconds, on a grid viewers cannot misread (the exact ps go in
+ * args). A binary double cannot hold most decimal µs exactly, so a time read back by a viewer
+ * (Perfetto truncates `ts * 1000` to integer ns; speedscope and chrome://tracing add doubles)
+ * could land a hair before its true value and make a TLP overlap the one before it on its wire.
+ * So a time is its whole ps plus a thousandth of a ps.
+ */
 export function psToUs(ps: number): number {
-  return ps / 1e6;
+  return (Math.round(ps) + GRID_OFFSET_PS) / 1e6;
+}
+
+/** The offset of every time above its whole ps: far above a double's error for runs up to a second, far below what a viewer shows. */
+const GRID_OFFSET_PS = 0.001;
+
+/**
+ * The `dur` of a slice from `startPs` to `endPs`, in µs, two grid offsets short of whole ps:
+ * back-to-back slices (a busy wire) stay disjoint both for a viewer that truncates to ns and for
+ * one that adds doubles, and a slice inside another stays inside it. Never negative.
+ */
+export function durUs(startPs: number, endPs: number): number {
+  return Math.max(0, Math.round(endPs) - Math.round(startPs) - 2 * GRID_OFFSET_PS) / 1e6;
 }
 
 const PHASES = new Set<string>(["M", "X", "B", "E", "s", "t", "f", "C", "i"]);

@@ -6,7 +6,7 @@
  * lanes, `name`, `name [2]`, …, so every lane nests as the format needs.
  */
 import type { ChromeTraceArg, ChromeTraceEvent } from "./perfetto-format.js";
-import { psToUs } from "./perfetto-format.js";
+import { durUs, psToUs } from "./perfetto-format.js";
 
 /** The groups, in display order. */
 export const TRACK_GROUPS = ["verdict", "VFIO devices", "NIC", "IOMMU", "links", "switch ports"] as const;
@@ -123,7 +123,7 @@ export class TrackTable {
           cat: s.cat,
           ph: "X",
           ts: psToUs(s.startPs),
-          dur: psToUs(s.endPs - s.startPs),
+          dur: durUs(s.startPs, s.endPs),
           pid: groupPid(s.group),
           tid: s.tid,
           args: { ...s.args, ps: s.startPs, durPs: s.endPs - s.startPs },

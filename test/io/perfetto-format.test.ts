@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FlowTable } from "../../src/io/perfetto-flows.js";
-import { type ChromeTraceEvent, psToUs, validateChromeTrace } from "../../src/io/perfetto-format.js";
+import { type ChromeTraceEvent, durUs, psToUs, validateChromeTrace } from "../../src/io/perfetto-format.js";
 import { TrackTable } from "../../src/io/perfetto-tracks.js";
 
 const x = (ts: number, dur: number, tid = 1): ChromeTraceEvent => ({ name: "x", ph: "X", ts, dur, pid: 1, tid });
@@ -104,10 +105,55 @@ describe("TrackTable: lanes and metadata", () => {
     const slices = tracks.layout();
     const events = flows.events();
     expect(events.map((e) => [e.ph, e.id, e.ts])).toEqual([
-      ["s", 1, 0],
-      ["f", 1, 3e-6],
+      ["s", 1, psToUs(0)],
+      ["f", 1, psToUs(3)],
     ]);
     expect(flows.dropped).toBe(1);
     expect(validateChromeTrace({ traceEvents: [...tracks.metadata(), ...slices, ...events] })).toEqual([]);
+  });
+});
+
+describe("the time grid", () => {
+  // What a viewer does: Perfetto truncates ts * 1000 and dur * 1000 to integer ns; speedscope and
+  // chrome://tracing add the doubles.
+  const ns = (us: number) => Math.trunc(us * 1000);
+
+  it("keeps back-to-back slices (a busy wire, fractional ps) disjoint in both readings, up to 100 s of simulated time", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e14, noNaN: true }),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        (a, len1, len2) => {
+          const b = a + len1;
+          const c = b + len2;
+          const [ts1, dur1, ts2] = [psToUs(a), durUs(a, b), psToUs(b)];
+          expect(ts1 + dur1).toBeLessThanOrEqual(ts2);
+          expect(ns(ts1) + ns(dur1)).toBeLessThanOrEqual(ns(ts2));
+          // The ns a viewer reads is the nearest ns of the exact time, and a slice never ends before it starts.
+          expect(ns(ts1)).toBe(Math.round(a / 1000));
+          expect(durUs(b, c)).toBeGreaterThanOrEqual(0);
+        },
+      ),
+    );
+  });
+
+  it("keeps a slice inside its parent when read either way (a zero-length mark may touch the parent's end)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1e14 }),
+        fc.integer({ min: 0, max: 1e7 }),
+        fc.integer({ min: 0, max: 1e7 }),
+        fc.integer({ min: 0, max: 1e7 }),
+        (p0, pre, len, post) => {
+          const [c0, c1, p1] = [p0 + pre, p0 + pre + len, p0 + pre + len + post];
+          fc.pre(c1 > c0);
+          expect(psToUs(c0)).toBeGreaterThanOrEqual(psToUs(p0));
+          // Adding doubles near 10^8 µs may leave a shared end an ulp (~10 fs) apart: allow 1 ps.
+          expect(psToUs(c0) + durUs(c0, c1)).toBeLessThanOrEqual(psToUs(p0) + durUs(p0, p1) + 1e-6);
+          expect(ns(psToUs(c0)) + ns(durUs(c0, c1))).toBeLessThanOrEqual(ns(psToUs(p0)) + ns(durUs(p0, p1)) + 1);
+        },
+      ),
+    );
   });
 });

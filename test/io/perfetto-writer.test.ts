@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadScenarioFile } from "../../src/cli/load-scenario-file.js";
-import { type ChromeTraceDocument, type ChromeTraceEvent, validateChromeTrace } from "../../src/io/perfetto-format.js";
+import { type ChromeTraceDocument, type ChromeTraceEvent, durUs, psToUs, validateChromeTrace } from "../../src/io/perfetto-format.js";
 import { perfettoRunOptions } from "../../src/io/perfetto-run.js";
 import { PerfettoWriter } from "../../src/io/perfetto-writer.js";
 import { type RunOptions, type RunResult, runScenario } from "../../src/scenario/run-scenario.js";
@@ -83,10 +83,10 @@ describe("Perfetto trace of the revocable flagship (seed 1)", () => {
   it("draws the revoke window and the reset on gpu0, and the 8 CQE writes on the CQ with exact ps in args", () => {
     const revoke = events.filter((e) => e.ph === "X" && e.name === "revoke gpu0/bar1#0");
     expect(revoke).toHaveLength(1);
-    expect(revoke[0]).toMatchObject({ ts: 5.787381, dur: 0, args: { buf: "gpu0/bar1#0", profile: "vfio-dmabuf-wait", ps: 5787381, durPs: 0 } });
+    expect(revoke[0]).toMatchObject({ ts: psToUs(5_787_381), dur: 0, args: { buf: "gpu0/bar1#0", profile: "vfio-dmabuf-wait", ps: 5787381, durPs: 0 } });
     expect(trackOf(revoke[0] as ChromeTraceEvent)).toEqual(["VFIO devices/gpu0"]);
     const reset = events.find((e) => e.ph === "X" && e.name === "reset (flr)");
-    expect(reset).toMatchObject({ ts: 5.787381, dur: 100_000, args: { ps: 5_787_381, durPs: 100_000_000_000 } });
+    expect(reset).toMatchObject({ ts: psToUs(5_787_381), dur: durUs(5_787_381, 100_005_787_381), args: { ps: 5_787_381, durPs: 100_000_000_000 } });
     const cqes = events.filter((e) => e.ph === "X" && e.name.startsWith("CQE WR "));
     expect(cqes.map((e) => e.name)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((wr) => `CQE WR ${wr} SUCCESS`));
     // WR 0: issued at 2,437,794 ps, done at 2,711,859 ps (the trace's cqe.write).
@@ -102,7 +102,7 @@ describe("Perfetto trace of the revocable flagship (seed 1)", () => {
     // Every revoke arrow starts on gpu0 at the revoke and ends on the NIC driver's track, at the same instant.
     const revokeArrows = events.filter((e) => (e.ph === "s" || e.ph === "f") && e.name === "revoke → importer");
     expect(new Set(revokeArrows.map((e) => `${e.ph} ${trackOf(e)[0]} ${e.ts}`))).toEqual(
-      new Set(["s VFIO devices/gpu0 5.787381", "f NIC/nic0/driver 5.787381"]),
+      new Set([`s VFIO devices/gpu0 ${psToUs(5_787_381)}`, `f NIC/nic0/driver ${psToUs(5_787_381)}`]),
     );
   });
 
@@ -131,7 +131,7 @@ describe("Perfetto trace of the revocable flagship (seed 1)", () => {
 
   it("ends with the verdict as a global instant", () => {
     const instants = events.filter((e) => e.ph === "i");
-    expect(instants.map((e) => [e.name, e.s, e.ts])).toEqual([["verdict: PASS", "g", result.endPs / 1e6]]);
+    expect(instants.map((e) => [e.name, e.s, e.ts])).toEqual([["verdict: PASS", "g", psToUs(result.endPs)]]);
   });
 });
 
@@ -147,7 +147,7 @@ describe("Perfetto trace of the flagship under vfio-dmabuf-initial (seed 1)", ()
     expect(instant).toMatchObject({
       name: `violation of I1: ${i1?.message}`,
       s: "g",
-      ts: (i1?.timePs ?? 0) / 1e6,
+      ts: psToUs(i1?.timePs ?? 0),
       args: { invariant: "I1", message: i1?.message },
     });
     const chain = instant?.args?.chain as string[];
@@ -178,7 +178,7 @@ describe("Perfetto trace of a revoke that waits for a drain (mem-clear-during-p2
     expect([drain?.args?.ps, drain?.args?.durPs]).toEqual([5_787_381, 1_499_607]);
     // Invalidate, umem invalidate and drain at the revoke; unmap and umem unmap when the drain is over.
     const finishes = events.filter((e) => e.ph === "f" && e.name === "revoke → importer").map((e) => e.ts);
-    expect(finishes).toEqual([5.787381, 5.787381, 5.787381, 7.286988, 7.286988]);
+    expect(finishes).toEqual([5_787_381, 5_787_381, 5_787_381, 7_286_988, 7_286_988].map(psToUs));
   });
 });
 
