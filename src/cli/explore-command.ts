@@ -61,7 +61,12 @@ function failureLine(o: SeedOutcome): string | undefined {
   return parts.length === 0 ? undefined : parts.join("; ");
 }
 
-function humanSummary(s: SweepSummary, outcomes: readonly SeedOutcome[], out: string | undefined): string {
+function humanSummary(
+  s: SweepSummary,
+  outcomes: readonly SeedOutcome[],
+  out: string | undefined,
+  written: ReadonlyArray<readonly [string, string]> = [],
+): string {
   const t = s.totals;
   const lines = [
     `explore ${s.scenario}: seeds ${s.seeds}${s.shard === null ? "" : ` shard ${s.shard}`}${s.swarm ? " (swarm)" : ""} · profile ${s.profile} · mutants ${s.mutants.length === 0 ? "none" : s.mutants.join(", ")}`,
@@ -84,6 +89,7 @@ function humanSummary(s: SweepSummary, outcomes: readonly SeedOutcome[], out: st
     lines.push(
       `wrote ${join(out, "summary.json")}${s.failingSeeds.length > 0 ? ` and ${s.failingSeeds.length} capsules (replay: p2psim replay ${join(out, `capsule-${s.failingSeeds[0]}.json`)})` : ""}`,
     );
+  for (const [file, what] of written) lines.push(`wrote ${what} ${file}`);
   lines.push(t.violation === 0 && t.nondeterministic === 0 ? "verdict: PASS — every seed passed." : "verdict: FAIL");
   return lines.join("\n");
 }
@@ -158,6 +164,9 @@ export function exploreCommand(o: ExploreCommandOptions, version: string, io: Ex
         : shrinkForReport(first.capsule, first.seed, version, typeof scenario.topology === "string" ? scenario.topology : undefined);
     writeFileAtomic(o.report, renderExploreReport({ ...withMachine, ...(shrunk === undefined ? {} : { shrunk }) }));
   }
-  io.print(o.json ? JSON.stringify(withMachine, null, 2) : humanSummary(summary, run.outcomes, o.out));
+  const written: Array<[string, string]> = [];
+  if (o.csv !== undefined) written.push([o.csv, "one row per seed to"]);
+  if (o.report !== undefined) written.push([o.report, "the HTML report to"]);
+  io.print(o.json ? JSON.stringify(withMachine, null, 2) : humanSummary(summary, run.outcomes, o.out, written));
   return summary.totals.violation === 0 && summary.totals.nondeterministic === 0 ? 0 : 1;
 }

@@ -92,7 +92,7 @@ function humanReport(o: RunCommandOptions, scenario: Scenario, r: RunResult, ver
       .join(" · ")}`,
   );
   if (r.unmonitored.length > 0) lines.push(`not monitored yet: ${r.unmonitored.join(" ")}`);
-  lines.push(`fingerprint ${r.fingerprint}${o.trace ? ` · trace written to ${o.trace}` : ""}`);
+  lines.push(`fingerprint ${r.fingerprint}${o.trace ? ` · trace written to ${o.trace}` : ""}${o.report ? ` · report written to ${o.report}` : ""}`);
   const first = r.violations[0];
   if (first === undefined) lines.push("verdict: PASS — no invariant was broken.");
   else {
