@@ -21,14 +21,17 @@ export interface SweepTiming {
   readonly failing: number;
 }
 
-/** Sweeps seeds `from..from+count-1` of the flagship on `jobs` threads (1: this thread) and times it. */
-export function timeFlagshipSweep(from: number, count: number, jobs: number): SweepTiming {
+/**
+ * Sweeps seeds `from..from+count-1` of the flagship on `jobs` threads and times it.
+ * @param onWorkers run on worker threads even for one job (else one job runs in this thread).
+ */
+export function timeFlagshipSweep(from: number, count: number, jobs: number, onWorkers = false): SweepTiming {
   const loaded = loadScenarioFile(FLAGSHIP_FILE);
   if (!loaded.ok) throw new Error(loaded.lines.join("\n"));
   const config: SweepConfig = { swarm: false, checkDeterminism: false, capsules: false, version: "bench" };
   const seeds = Array.from({ length: count }, (_, i) => from + i);
   const start = process.hrtime.bigint();
-  const run = runSweep({ file: FLAGSHIP_FILE, loaded: loaded.loaded, seeds, config, jobs, stopOnFirst: false });
+  const run = runSweep({ file: FLAGSHIP_FILE, loaded: loaded.loaded, seeds, config, jobs, stopOnFirst: false, onWorkers });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const events = run.outcomes.reduce((sum, o) => sum + o.events, 0);
   return {

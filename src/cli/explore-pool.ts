@@ -21,6 +21,11 @@ export interface SweepJob {
   readonly config: SweepConfig;
   readonly jobs: number;
   readonly stopOnFirst: boolean;
+  /**
+   * Run on worker threads even for one job. The benchmark's speed-up compares one worker with
+   * two, so that both pay worker start-up and JIT warm-up alike.
+   */
+  readonly onWorkers?: boolean;
   /** Called once per kept outcome, in seed order (the progress display). */
   readonly onOutcome?: (outcome: SeedOutcome, done: number) => void;
 }
@@ -134,10 +139,10 @@ function runOnWorkers(job: SweepJob): SweepRun {
 }
 
 /**
- * Runs the sweep: in this thread when `jobs` is 1, else on that many worker threads (the compiled
- * `explore-worker.js` beside this module).
+ * Runs the sweep: in this thread when `jobs` is 1 (unless `onWorkers`), else on that many worker
+ * threads (the compiled `explore-worker.js` beside this module).
  * @throws Error when a worker fails (a model bug, or the worker module missing).
  */
 export function runSweep(job: SweepJob): SweepRun {
-  return job.jobs <= 1 ? runInProcess(job) : runOnWorkers(job);
+  return job.jobs <= 1 && job.onWorkers !== true ? runInProcess(job) : runOnWorkers(job);
 }

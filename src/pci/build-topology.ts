@@ -241,7 +241,17 @@ function buildFunction(spec: FunctionSpec, bdf: Bdf, place: BusPlace, path: stri
     spec.kind,
     place.hb,
     place.upstream,
-    { ...ids, name: spec.name, description: spec.description, numaNode: spec.numaNode ?? place.hb.numaNode },
+    // Field by field, not `{ ...ids, name, … }`: V8 gives every spread-then-extend literal fresh maps
+    // in old space, and those keep each run's young topology alive through scavenges (nepotism).
+    {
+      vendorId: ids.vendorId,
+      deviceId: ids.deviceId,
+      classCode: ids.classCode,
+      deviceKind: ids.deviceKind,
+      name: spec.name,
+      description: spec.description,
+      numaNode: spec.numaNode ?? place.hb.numaNode,
+    },
     acsCap,
     hasAcs,
     acsCtl,

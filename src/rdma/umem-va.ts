@@ -23,7 +23,7 @@ import { assert } from "../fabric/assert.js";
 import { IOMMU_PAGE_4K } from "../pci/iommu.js";
 import type { PciFunction } from "../pci/topology.js";
 import { IB_ACCESS, IbUmemBase, type IbUmemContext, ibAccessWritable, UMEM_PAGE_SIZE, umemGetFailed } from "./umem.js";
-import { TASK_SIZE, type UserMm } from "./user-mm.js";
+import { HOST_PAGE_SIZE, type HostPageRun, TASK_SIZE, type UserMm } from "./user-mm.js";
 
 declare module "./umem.js" {
   interface RdmaTraceKinds {
@@ -70,8 +70,10 @@ export class IbUmemVa extends IbUmemBase {
     length: number,
     access: number,
     private readonly mm: UserMm,
-    /** The physical address of every page the umem spans, in order. */
-    readonly hostPages: readonly number[],
+    /** The pinned host pages the umem spans, in virtual order, as physically contiguous runs. */
+    readonly hostRuns: readonly HostPageRun[],
+    /** How many pages the umem spans (and charged to `pinned_vm`). */
+    readonly pageCount: number,
     private readonly entries: readonly SgEntry[],
     /** The IOMMU mapping, when the IOMMU is on. */
     readonly iommuMapping: VaIommuMapping | undefined,
@@ -82,6 +84,11 @@ export class IbUmemVa extends IbUmemBase {
 
   get mapped(): boolean {
     return !this.released;
+  }
+
+  /** The physical address of every page the umem spans, in order (built on each call: for tests and reports). */
+  get hostPages(): number[] {
+    return this.hostRuns.flatMap((run) => Array.from({ length: run.pages }, (_, n) => run.phys + n * HOST_PAGE_SIZE));
   }
 
   protected sgEntries(): readonly SgEntry[] {
@@ -95,33 +102,26 @@ export class IbUmemVa extends IbUmemBase {
       assert(result.ok && result.bytes === mapping.bytes, () => `${this.name}: IOMMU unmap removed ${result.ok ? result.bytes : 0} of ${mapping.bytes} bytes`);
       this.engine.trace.emit("rdma", "umem.iommu.unmap", { umem: this.name, domain: mapping.domain, iova: mapping.iova, bytes: mapping.bytes });
     }
-    this.mm.unpinUserPages(this.hostPages);
-    this.mm.unchargePinned(this.hostPages.length);
+    this.mm.unpinUserPages(this.hostRuns);
+    this.mm.unchargePinned(this.pageCount);
   }
 }
 
-/** Folds page addresses into runs of contiguous pages. */
-function pageRuns(pages: readonly number[]): SgEntry[] {
-  const runs: SgEntry[] = [];
-  for (const address of pages) {
-    const last = runs.at(-1);
-    if (last !== undefined && last.dmaAddress + last.length === address)
-      runs[runs.length - 1] = { dmaAddress: last.dmaAddress, length: last.length + UMEM_PAGE_SIZE };
-    else runs.push({ dmaAddress: address, length: UMEM_PAGE_SIZE });
-  }
-  return runs;
+/** The host page runs as scatter-list entries (dma-direct: the bus sees physical addresses). */
+function runEntries(runs: readonly HostPageRun[]): SgEntry[] {
+  return runs.map((run) => ({ dmaAddress: run.phys, length: run.pages * UMEM_PAGE_SIZE }));
 }
 
 /**
  * Maps the pinned pages through the IOMMU: one fresh IOVA range, each physical run mapped into it.
  * @returns the mapping; or undefined when the IOMMU refused (nothing left mapped).
  */
-function iommuMapPages(dmaIommu: DmaIommu, device: PciFunction, pages: readonly number[]): VaIommuMapping | undefined {
+function iommuMapPages(dmaIommu: DmaIommu, device: PciFunction, runs: readonly HostPageRun[], pages: number): VaIommuMapping | undefined {
   const domain = dmaIommu.iommu.domainOf(device.id);
-  const bytes = pages.length * UMEM_PAGE_SIZE;
+  const bytes = pages * UMEM_PAGE_SIZE;
   const iova = dmaIommu.allocIova(domain, bytes);
   let mapped = 0;
-  for (const run of pageRuns(pages)) {
+  for (const run of runEntries(runs)) {
     const result = dmaIommu.iommu.map(domain, iova + mapped, run.dmaAddress, run.length, IOMMU_PAGE_4K, "rw");
     if (!result.ok) {
       if (mapped > 0) dmaIommu.iommu.unmap(domain, iova, mapped);
@@ -160,21 +160,21 @@ export function ibUmemGet(ctx: IbUmemContext, args: IbUmemGetArgs): Result<IbUme
     ctx.mm.unchargePinned(pages);
     return fail("pin", "EFAULT");
   }
-  const hostPages = ctx.mm.pinUserPages(Number(firstPage), pages);
+  const hostRuns = ctx.mm.pinUserPages(Number(firstPage), pages);
   let entries: SgEntry[];
   let mapping: VaIommuMapping | undefined;
   if (ctx.iommu !== undefined) {
-    mapping = iommuMapPages(ctx.iommu, device, hostPages);
+    mapping = iommuMapPages(ctx.iommu, device, hostRuns, pages);
     if (mapping === undefined) {
-      ctx.mm.unpinUserPages(hostPages);
+      ctx.mm.unpinUserPages(hostRuns);
       ctx.mm.unchargePinned(pages);
       return fail("dma-map", "ENOMEM");
     }
     entries = [{ dmaAddress: mapping.iova, length: mapping.bytes }];
   } else {
-    entries = pageRuns(hostPages);
+    entries = runEntries(hostRuns);
   }
-  const umem = new IbUmemVa(ctx, device, Number(addr), Number(size), access, ctx.mm, hostPages, entries, mapping);
+  const umem = new IbUmemVa(ctx, device, Number(addr), Number(size), access, ctx.mm, hostRuns, pages, entries, mapping);
   if (mapping !== undefined) {
     ctx.engine.trace.emit("rdma", "umem.iommu.map", { umem: umem.name, domain: mapping.domain, iova: mapping.iova, bytes: mapping.bytes });
   }

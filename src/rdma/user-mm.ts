@@ -24,14 +24,36 @@ export interface UserMmOptions {
   readonly memlockPagesMax?: number;
 }
 
-/** One process's memory. */
+/**
+ * Host pages `[phys, phys + pages * HOST_PAGE_SIZE)`, physically contiguous: what
+ * {@link UserMm.pinUserPages} returns, in virtual order, adjacent runs already merged.
+ */
+export interface HostPageRun {
+  readonly phys: number;
+  readonly pages: number;
+}
+
+/** Virtual pages `[firstPage, firstPage + pages)` backed by the host pages from `phys` on. */
+interface Extent {
+  readonly firstPage: number;
+  pages: number;
+  readonly phys: number;
+}
+
+/**
+ * One process's memory. Backing and pins are kept per run of pages, not per page: a run pins a
+ * few hundred pages per umem, and a map entry per page was most of what a seed allocated.
+ */
 export class UserMm {
   readonly physBase: number;
   readonly memlockPagesMax: number;
   /** `mm->pinned_vm`: pages charged by live umems. */
   pinnedVm = 0;
-  private readonly backing = new Map<number, number>();
-  private readonly pins = new Map<number, number>();
+  /** Virtual pages touched so far, as extents sorted by `firstPage`, never overlapping. */
+  private readonly extents: Extent[] = [];
+  /** Pins per host page, indexed by page number from `physBase` (host pages are handed out densely). */
+  private readonly pins: number[] = [];
+  private pinnedPages = 0;
   private physNext: number;
 
   constructor(options: UserMmOptions = {}) {
@@ -58,46 +80,95 @@ export class UserMm {
   }
 
   /**
-   * `pin_user_pages_fast`: pins `count` virtual pages from page number `firstPage`.
-   * @returns the physical address of each page, in order.
+   * `pin_user_pages_fast`: pins `count` virtual pages from page number `firstPage`. A page touched
+   * for the first time gets the next free host page; the pages of one call are touched in order.
+   * @returns the host pages, in virtual order, as physically contiguous runs.
    * @throws AssertionError when a page lies at or beyond {@link TASK_SIZE} (the caller checks first).
    */
-  pinUserPages(firstPage: number, count: number): number[] {
+  pinUserPages(firstPage: number, count: number): HostPageRun[] {
     assert((firstPage + count) * HOST_PAGE_SIZE <= TASK_SIZE, "pin of a page beyond TASK_SIZE");
-    const phys: number[] = [];
-    for (let page = firstPage; page < firstPage + count; page++) {
-      let address = this.backing.get(page);
-      if (address === undefined) {
-        address = this.physNext;
-        this.physNext += HOST_PAGE_SIZE;
-        this.backing.set(page, address);
+    const runs: HostPageRun[] = [];
+    const end = firstPage + count;
+    let page = firstPage;
+    let i = this.extentIndex(firstPage);
+    while (page < end) {
+      const extent = this.extents[i];
+      if (extent !== undefined && extent.firstPage <= page) {
+        // Backed already: the same host pages again, as two umems over one buffer get them.
+        const pages = Math.min(end, extent.firstPage + extent.pages) - page;
+        appendRun(runs, extent.phys + (page - extent.firstPage) * HOST_PAGE_SIZE, pages);
+        page += pages;
+        i++;
+      } else {
+        const pages = Math.min(end, extent?.firstPage ?? end) - page;
+        appendRun(runs, this.back(i, page, pages), pages);
+        page += pages;
+        i = this.extentIndex(page);
       }
-      this.pins.set(address, (this.pins.get(address) ?? 0) + 1);
-      phys.push(address);
     }
-    return phys;
+    for (const run of runs) this.addPins(run, 1);
+    return runs;
   }
 
   /**
-   * `unpin_user_pages`: drops one pin of each physical page.
+   * `unpin_user_pages`: drops one pin of each host page of `runs`.
    * @throws AssertionError on a page that is not pinned (an unbalanced unpin).
    */
-  unpinUserPages(phys: readonly number[]): void {
-    for (const address of phys) {
-      const count = this.pins.get(address) ?? 0;
-      assert(count > 0, () => `unpin of host page 0x${address.toString(16)}, which is not pinned`);
-      if (count === 1) this.pins.delete(address);
-      else this.pins.set(address, count - 1);
-    }
+  unpinUserPages(runs: readonly HostPageRun[]): void {
+    for (const run of runs) this.addPins(run, -1);
   }
 
   /** Pins held on the host page at `phys` (0 when none). */
   pinCount(phys: number): number {
-    return this.pins.get(phys) ?? 0;
+    const offset = phys - this.physBase;
+    return offset % HOST_PAGE_SIZE === 0 ? (this.pins[offset / HOST_PAGE_SIZE] ?? 0) : 0;
   }
 
   /** Host pages with at least one pin. */
   get pinnedPageCount(): number {
-    return this.pins.size;
+    return this.pinnedPages;
   }
+
+  /** The index of the first extent that ends after `page` (the one holding it, or the next). */
+  private extentIndex(page: number): number {
+    let low = 0;
+    let high = this.extents.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      const extent = this.extents[mid] as Extent;
+      if (extent.firstPage + extent.pages <= page) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Backs `pages` untouched virtual pages from `page` with fresh host pages; the new extent goes at index `i`. Returns its first host page. */
+  private back(i: number, page: number, pages: number): number {
+    const phys = this.physNext;
+    this.physNext += pages * HOST_PAGE_SIZE;
+    for (let n = 0; n < pages; n++) this.pins.push(0);
+    const before = this.extents[i - 1];
+    // Grow the extent before when both virtual and host pages continue it: keeps the list short.
+    if (before !== undefined && before.firstPage + before.pages === page && before.phys + before.pages * HOST_PAGE_SIZE === phys) before.pages += pages;
+    else this.extents.splice(i, 0, { firstPage: page, pages, phys });
+    return phys;
+  }
+
+  private addPins(run: HostPageRun, delta: 1 | -1): void {
+    const first = (run.phys - this.physBase) / HOST_PAGE_SIZE;
+    for (let n = first; n < first + run.pages; n++) {
+      const count = this.pins[n] ?? 0;
+      assert(count + delta >= 0, () => `unpin of host page 0x${(this.physBase + n * HOST_PAGE_SIZE).toString(16)}, which is not pinned`);
+      this.pins[n] = count + delta;
+      if (count === 0) this.pinnedPages++;
+      else if (count + delta === 0) this.pinnedPages--;
+    }
+  }
+}
+
+/** Appends `pages` host pages from `phys` to `runs`, extending the last run when they continue it. */
+function appendRun(runs: HostPageRun[], phys: number, pages: number): void {
+  const last = runs.at(-1);
+  if (last !== undefined && last.phys + last.pages * HOST_PAGE_SIZE === phys) runs[runs.length - 1] = { phys: last.phys, pages: last.pages + pages };
+  else runs.push({ phys, pages });
 }
