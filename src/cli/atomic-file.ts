@@ -37,3 +37,14 @@ export class AtomicFile {
     rmSync(this.temporaryPath, { force: true });
   }
 }
+
+/** Writes text to `path` whole or not at all. @throws the file system's error (nothing is left behind). */
+export function writeFileAtomic(path: string, text: string): void {
+  const file = new AtomicFile(path);
+  try {
+    file.write(text);
+    file.commit();
+  } finally {
+    file.abort();
+  }
+}

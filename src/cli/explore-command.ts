@@ -12,11 +12,11 @@ import { exploreCsv } from "../io/report-csv.js";
 import { renderExploreReport } from "../io/report-explore.js";
 import { parseSeedRange, parseShard, type SeedOutcome, type SweepSummary, shardSeeds, summarizeSweep } from "../scenario/explore.js";
 import type { KernelMutant, KernelProfile } from "../scenario/scenario.js";
-import { AtomicFile } from "./atomic-file.js";
+import { writeFileAtomic } from "./atomic-file.js";
 import { runSweep } from "./explore-pool.js";
 import { loadScenarioFile } from "./load-scenario-file.js";
 import { type ProgressOutput, SweepProgress } from "./progress.js";
-import { scenarioTopology, shrinkForReport, writeFileAtomic } from "./report-command.js";
+import { scenarioTopology, shrinkForReport } from "./report-command.js";
 
 /** Options of `explore`, as parsed. */
 export interface ExploreCommandOptions {
@@ -45,13 +45,7 @@ export interface ExploreOutput {
 }
 
 function writeJson(path: string, value: unknown): void {
-  const file = new AtomicFile(path);
-  try {
-    file.write(`${JSON.stringify(value, null, 2)}\n`);
-    file.commit();
-  } finally {
-    file.abort();
-  }
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function failureLine(o: SeedOutcome): string | undefined {

@@ -7,7 +7,7 @@
 import { renderPerfSvg } from "../io/perf-svg.js";
 import { isJsonLinesPath, perfettoPerfObserver } from "../io/perfetto-run.js";
 import { PerfettoWriter } from "../io/perfetto-writer.js";
-import type { PerfReportInput } from "../io/report-input.js";
+import type { PerfReportInput, PerfReportRow } from "../io/report-input.js";
 import { renderPerfReport } from "../io/report-perf.js";
 import type { LinkWidth, PayloadSize, PcieGen } from "../pci/dllp-limits.js";
 import type { FabricTlpSettings } from "../pci/fabric.js";
@@ -17,9 +17,8 @@ import { type PathPerfOutcome, type PathTarget, runPathPerf } from "../pci/path-
 import { type LinkConfig, modelRead, modelReadWrite, modelWrite, type ReadCompletionBoundary } from "../pci/pcie-model.js";
 import { PERF_PLATFORMS, type PerfPlatform } from "../pci/perf-platform.js";
 import type { PciFunction, Topology } from "../pci/topology.js";
-import { AtomicFile } from "./atomic-file.js";
+import { writeFileAtomic } from "./atomic-file.js";
 import { loadMachine } from "./load-machine.js";
-import { writeFileAtomic } from "./report-command.js";
 import { renderTable } from "./table.js";
 
 /** Options of the command, as parsed by the CLI. */
@@ -52,17 +51,9 @@ export interface PerfOptions {
   readonly trace?: string;
 }
 
-/** One row of the output (the JSON contract). */
-export interface PerfRow {
-  readonly size: number;
+/** One row of the output: the JSON contract the HTML report reads ({@link PerfReportRow}), with its operation typed. */
+export interface PerfRow extends PerfReportRow {
   readonly op: DmaOp;
-  readonly goodputGbps: number;
-  readonly goodputGBps: number;
-  readonly transactionsPerSec: number;
-  readonly latencyNsMedian: number;
-  readonly latencyNsP99: number;
-  /** The pcie-bench model's ceiling for the same link settings (the `--link` form). */
-  readonly modelGbps?: number;
 }
 
 const EXIT_BAD_INPUT = 2;
@@ -270,30 +261,17 @@ function row(
 function emit(run: PerfRun, options: PerfOptions, out: (text: string) => void): number {
   const { rows } = run;
   if (options.csv !== undefined) {
-    const file = new AtomicFile(options.csv);
-    try {
-      file.write("size_bytes,op,goodput_gbps,goodput_gbytes_per_s,transactions_per_s,latency_ns_median,latency_ns_p99,model_gbps\n");
-      for (const r of rows)
-        file.write(`${r.size},${r.op},${r.goodputGbps},${r.goodputGBps},${r.transactionsPerSec},${r.latencyNsMedian},${r.latencyNsP99},${r.modelGbps ?? ""}\n`);
-      file.commit();
-    } finally {
-      file.abort();
-    }
+    const header = "size_bytes,op,goodput_gbps,goodput_gbytes_per_s,transactions_per_s,latency_ns_median,latency_ns_p99,model_gbps\n";
+    const lines = rows.map(
+      (r) => `${r.size},${r.op},${r.goodputGbps},${r.goodputGBps},${r.transactionsPerSec},${r.latencyNsMedian},${r.latencyNsP99},${r.modelGbps ?? ""}\n`,
+    );
+    writeFileAtomic(options.csv, header + lines.join(""));
   }
   if (options.svg !== undefined) {
-    const file = new AtomicFile(options.svg);
-    try {
-      file.write(
-        renderPerfSvg(
-          rows.map((r) => ({ size: r.size, goodputGbps: r.goodputGbps, modelGbps: r.modelGbps })),
-          run.title,
-        ),
-      );
-      file.commit();
-    } finally {
-      file.abort();
-    }
+    const points = rows.map((r) => ({ size: r.size, goodputGbps: r.goodputGbps, modelGbps: r.modelGbps }));
+    writeFileAtomic(options.svg, renderPerfSvg(points, run.title));
   }
+
   // The report reads the same object `--json` prints.
   if (options.report !== undefined) writeFileAtomic(options.report, renderPerfReport(run.json as unknown as PerfReportInput));
   if (options.json) {

@@ -17,7 +17,7 @@ import type { Capsule } from "../scenario/capsule.js";
 import { readCapsule } from "../scenario/capsule.js";
 import type { LoadedScenario } from "../scenario/load-scenario.js";
 import { shrinkCapsule } from "../scenario/shrink.js";
-import { AtomicFile } from "./atomic-file.js";
+import { writeFileAtomic } from "./atomic-file.js";
 import { scenarioYaml } from "./shrink-command.js";
 
 /** Options of `report`, as parsed. */
@@ -25,17 +25,6 @@ export interface ReportCommandOptions {
   readonly file: string;
   /** Default: the input's name with `.html`. */
   readonly output?: string;
-}
-
-/** Writes text to `path` whole or not at all. @throws the file system's error. */
-export function writeFileAtomic(path: string, text: string): void {
-  const file = new AtomicFile(path);
-  try {
-    file.write(text);
-    file.commit();
-  } finally {
-    file.abort();
-  }
 }
 
 /**

@@ -12,9 +12,9 @@ import { faultEffects } from "../scenario/faults.js";
 import type { RunResult } from "../scenario/run-scenario.js";
 import { runScenario } from "../scenario/run-scenario.js";
 import type { KernelMutant, KernelProfile, Scenario } from "../scenario/scenario.js";
-import { AtomicFile } from "./atomic-file.js";
+import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 import { loadScenarioFile } from "./load-scenario-file.js";
-import { scenarioTopology, writeFileAtomic } from "./report-command.js";
+import { scenarioTopology } from "./report-command.js";
 import { renderTable } from "./table.js";
 
 /** Options of `run`, as parsed. */

@@ -9,7 +9,7 @@ import { Document } from "yaml";
 import type { InvariantId } from "../check/monitor.js";
 import type { Scenario } from "../scenario/scenario.js";
 import { shrinkCapsule } from "../scenario/shrink.js";
-import { AtomicFile } from "./atomic-file.js";
+import { writeFileAtomic } from "./atomic-file.js";
 import { loadCapsuleFile } from "./replay-command.js";
 
 /** Options of `shrink`, as parsed. */
@@ -18,16 +18,6 @@ export interface ShrinkCommandOptions {
   readonly output?: string;
   /** The invariant to keep broken (default: the capsule's first). */
   readonly invariant?: InvariantId;
-}
-
-function publish(path: string, text: string): void {
-  const file = new AtomicFile(path);
-  try {
-    file.write(text);
-    file.commit();
-  } finally {
-    file.abort();
-  }
 }
 
 /** The scenario as YAML, opening with its goal and method as comments, as the bundled scenarios do. */
@@ -52,8 +42,8 @@ export function shrinkCommand(o: ShrinkCommandOptions, version: string, print: (
   const { scenario, capsule, invariant, runs, kept } = shrunk.shrunk;
   const output = o.output ?? join(dirname(o.file), `${basename(o.file, ".json")}-shrunk.yaml`);
   const capsuleFile = `${output.replace(/\.(ya?ml|json)$/, "")}.capsule.json`;
-  publish(output, scenarioYaml(scenario));
-  publish(capsuleFile, `${JSON.stringify(capsule, null, 2)}\n`);
+  writeFileAtomic(output, scenarioYaml(scenario));
+  writeFileAtomic(capsuleFile, `${JSON.stringify(capsule, null, 2)}\n`);
   const before = read.capsule.capsule.scenario;
   print(
     [

@@ -88,6 +88,7 @@ export interface PerfReportRow {
   readonly transactionsPerSec: number;
   readonly latencyNsMedian: number;
   readonly latencyNsP99: number;
+  /** The pcie-bench model's ceiling for the same link settings (the `--link` form). */
   readonly modelGbps?: number;
 }
 
