@@ -4,11 +4,11 @@
  * 1 (a violation) or 2 (bad input).
  */
 import { formatTime } from "../fabric/time.js";
+import { faultEffects } from "../io/fault-effects.js";
 import { traceRecorder } from "../io/perfetto-run.js";
 import { renderRunReport } from "../io/report-run.js";
 import { TimelineRecorder } from "../io/report-timeline.js";
 import { checkDeterminism } from "../scenario/determinism.js";
-import { faultEffects } from "../scenario/faults.js";
 import type { RunResult } from "../scenario/run-scenario.js";
 import { runScenario } from "../scenario/run-scenario.js";
 import type { KernelMutant, KernelProfile, Scenario } from "../scenario/scenario.js";

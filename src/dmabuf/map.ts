@@ -97,7 +97,7 @@ export function dmaBufMapAttachment<P>(attach: DmaBufAttachment<P>): Result<SgTa
   const result: Result<SgTable> = pinErrno === undefined ? buf.ops.map(attach) : { ok: false, errno: pinErrno };
   if (!result.ok) {
     if (pinOnMap && pinErrno === undefined) buf.ops.unpin?.(attach);
-    buf.engine.trace.emit("dmabuf", "map.refused", { ...attach.traceFields(), errno: result.errno });
+    buf.engine.trace.emit("dmabuf", "map.refused", { buf: attach.buf.name, attach: attach.id, importer: attach.importer.label, errno: result.errno });
     return result;
   }
   const sgt = result.value;
@@ -107,16 +107,24 @@ export function dmaBufMapAttachment<P>(attach: DmaBufAttachment<P>): Result<SgTa
   const sg = sgt.entries.map((e) => [e.dmaAddress, e.length]);
   const origin = sgt instanceof DmaBufDma ? sgt.origin : undefined;
   const bar = origin?.provider.fn.bars.find((b) => b.index === origin.provider.barIndex);
-  const physVec =
-    origin === undefined
-      ? {}
-      : {
-          ranges: origin.ranges.map((r) => [r.paddr, r.len]),
-          mapKind: (sgt as DmaBufDma).kind,
-          barCpuAddress: bar?.cpuAddress ?? 0,
-          barBusAddress: bar?.busAddress ?? 0,
-        };
-  buf.engine.trace.emit("dmabuf", "map", { ...attach.traceFields(), nents: sgt.entries.length, bytes: buf.size, sg, ...physVec });
+  // Two literals rather than `{ ...attach.traceFields(), …, ...physVec }`: V8 gives every
+  // spread-then-extend literal a fresh map in old space, which keeps the run's young objects alive
+  // through scavenges. The field order is the fingerprint's: keep both in step.
+  const head = { buf: attach.buf.name, attach: attach.id, importer: attach.importer.label, nents: sgt.entries.length, bytes: buf.size, sg };
+  if (origin === undefined) buf.engine.trace.emit("dmabuf", "map", head);
+  else
+    buf.engine.trace.emit("dmabuf", "map", {
+      buf: head.buf,
+      attach: head.attach,
+      importer: head.importer,
+      nents: head.nents,
+      bytes: head.bytes,
+      sg,
+      ranges: origin.ranges.map((r) => [r.paddr, r.len]),
+      mapKind: (sgt as DmaBufDma).kind,
+      barCpuAddress: bar?.cpuAddress ?? 0,
+      barBusAddress: bar?.busAddress ?? 0,
+    });
   return result;
 }
 

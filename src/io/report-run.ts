@@ -4,7 +4,7 @@
  * flight across the revoke stand out, the machine with its map types, the faults, probes and
  * measurements — enough to see what happened without reading code.
  */
-import { faultEffects } from "../scenario/faults.js";
+import { faultEffects } from "./fault-effects.js";
 import { formatPs, html, renderPage, section, table } from "./report-html.js";
 import type { ChainEvent, RunReportInput } from "./report-input.js";
 import { probePills, topologySection } from "./report-sections.js";

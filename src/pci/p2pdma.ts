@@ -302,27 +302,54 @@ export class P2pdma {
   ): void {
     const trace = this.trace;
     if (trace === undefined) return;
-    const base = { provider: provider.label, client: client.label, clientIdx: mapTypesIdx(client), query, stored, profile: this.profile };
+    // Whole literals, not `{ ...base, … }`: V8 gives every spread-then-extend literal a fresh map in
+    // old space, which keeps the run's young objects alive through scavenges. The field order is
+    // the fingerprint's: keep the three literals in step.
+    const clientIdx = mapTypesIdx(client);
     if (typeof answer === "string") {
       // A model-only look at today's bits: the kernel never re-walks for a cached pair.
       const today = calcMapTypeAndDist(provider, client, this.topology, this.profile).mapType;
-      const stale = today === answer ? {} : { staleAgainst: today };
-      trace.emit("p2pdma", "map-type", {
-        ...base,
-        source: "cache",
-        mapType: answer,
-        commonUpstream: null,
-        acsRedirect: null,
-        hostBridgeAllowed: null,
-        ...stale,
-      });
+      if (today === answer)
+        trace.emit("p2pdma", "map-type", {
+          provider: provider.label,
+          client: client.label,
+          clientIdx,
+          query,
+          stored,
+          profile: this.profile,
+          source: "cache",
+          mapType: answer,
+          commonUpstream: null,
+          acsRedirect: null,
+          hostBridgeAllowed: null,
+        });
+      else
+        trace.emit("p2pdma", "map-type", {
+          provider: provider.label,
+          client: client.label,
+          clientIdx,
+          query,
+          stored,
+          profile: this.profile,
+          source: "cache",
+          mapType: answer,
+          commonUpstream: null,
+          acsRedirect: null,
+          hostBridgeAllowed: null,
+          staleAgainst: today,
+        });
       return;
     }
     const platform = this.topology.platform;
     const hostBridgeAllowed = cpuSupportsP2pdma(platform) || hostBridgeWhitelist(provider.hostBridge, client.hostBridge).allowed;
     const { commonUpstream, acsRedirect } = answer.reason;
     trace.emit("p2pdma", "map-type", {
-      ...base,
+      provider: provider.label,
+      client: client.label,
+      clientIdx,
+      query,
+      stored,
+      profile: this.profile,
       source: "computed",
       mapType: answer.mapType,
       commonUpstream: commonUpstream ?? null,

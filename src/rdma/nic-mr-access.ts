@@ -8,7 +8,7 @@
  * completion (L5: never a stall).
  */
 import type { SgEntry } from "../dmabuf/map.js";
-import type { Suspension } from "../fabric/process.js";
+import type { ProcessBody, Suspension } from "../fabric/process.js";
 import type { IbWcStatus } from "./ib-wr.js";
 import type { Nic } from "./nic.js";
 import { type IbMr, mlx5PageFaultBody, mrCheckAccess, mrEntries } from "./verbs-mr.js";
@@ -51,13 +51,21 @@ export function nicMrAccess(
     go(mr, length === 0 ? [] : mrEntries(mr, offset, length));
     return;
   }
-  nic.bus.engine.spawn(`${mr.name}/fault`, function* () {
-    yield drained(nic, mr);
-    const result = yield* mlx5PageFaultBody(mr);
-    // The MR may have been deregistered or zapped again while the fault waited.
-    if (!result.ok || mr.deregistered || !mr.mapped) fail(failure);
-    else go(mr, length === 0 ? [] : mrEntries(mr, offset, length));
-  });
+  nic.bus.engine.spawn(`${mr.name}/fault`, () => faultIn(nic, mr, offset, length, go, () => fail(failure)));
+}
+
+/**
+ * The fault process: waits for a pending drain, re-maps, then resumes the access. A module-level
+ * generator, not a `function*` closure per fault: V8 gives each generator closure its own initial
+ * map in old space, which keeps the closure's captures (the NIC, hence the whole run) alive
+ * through every later scavenge.
+ */
+function* faultIn(nic: Nic, mr: IbMr, offset: number, length: number, go: (mr: IbMr, entries: readonly SgEntry[]) => void, fail: () => void): ProcessBody {
+  yield drained(nic, mr);
+  const result = yield* mlx5PageFaultBody(mr);
+  // The MR may have been deregistered or zapped again while the fault waited.
+  if (!result.ok || mr.deregistered || !mr.mapped) fail();
+  else go(mr, length === 0 ? [] : mrEntries(mr, offset, length));
 }
 
 /** Resumes once the NIC has nothing in flight through the MR's umem while a drain is pending. */

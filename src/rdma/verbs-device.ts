@@ -109,7 +109,10 @@ export class IbDevice {
     this.engine = ctx.engine;
     this.mutants = options.mutants ?? {};
     const userOnRevoke = options.pinner?.onRevoke;
-    this.pinner = ibUmemPinner(ctx, fn, { ...options.pinner, onRevoke: (umem) => this.revokeCallback(umem, userOnRevoke) });
+    // Not `{ ...options.pinner, onRevoke }`: V8 gives every spread-then-extend literal a fresh map in
+    // old space, which keeps the run's young objects alive through scavenges.
+    const onRevoke = (umem: IbUmemDmabuf) => this.revokeCallback(umem, userOnRevoke);
+    this.pinner = ibUmemPinner(ctx, fn, { dmabuf: options.pinner?.dmabuf ?? "pinned", onRevoke });
     this.caps = { odp: true, createCqUmem: true, createQp: true, cqDbrSlot: true, cqeSize: 64, cqEntriesMax: 2 ** 22, ...options.caps };
     assert(Number.isSafeInteger(this.caps.cqeSize) && this.caps.cqeSize > 0, "cqeSize is a positive integer");
   }

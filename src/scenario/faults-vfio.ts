@@ -5,6 +5,7 @@
  */
 import { DmaFence } from "../dmabuf/reservation.js";
 import type { Engine } from "../fabric/engine.js";
+import type { ProcessBody } from "../fabric/process.js";
 import { us } from "../fabric/time.js";
 import { vfioPciDmaBufMove } from "../vfio/dmabuf-move.js";
 import { vfioPciHotReset } from "../vfio/hot-reset.js";
@@ -18,11 +19,18 @@ import type { FaultKind } from "./scenario.js";
  */
 function revokeAll(engine: Engine, device: VfioPciDevice): void {
   const holder = `${device.label}:dmabuf-revoke`;
-  engine.spawn(holder, function* () {
-    yield device.memoryLock.downWrite(holder);
-    yield* vfioPciDmaBufMove(device, true, holder);
-    device.memoryLock.upWrite(holder);
-  });
+  engine.spawn(holder, () => revokeAllBody(device, holder));
+}
+
+/**
+ * The process of {@link revokeAll}. A module-level generator, not a `function*` closure per
+ * fault: V8 gives each generator closure its own initial map in old space, which keeps the
+ * closure's captures (the device, hence the whole run) alive through every later scavenge.
+ */
+function* revokeAllBody(device: VfioPciDevice, holder: string): ProcessBody {
+  yield device.memoryLock.downWrite(holder);
+  yield* vfioPciDmaBufMove(device, true, holder);
+  device.memoryLock.upWrite(holder);
 }
 
 /** An importer's fence that never signals, added to every export's reservation: a revoke that waits for fences never ends (L1). */

@@ -48,32 +48,6 @@ export interface FaultReport {
   affected: boolean;
 }
 
-/** The effect counters of a {@link FaultReport}, with the words a report prints for them. */
-export const FAULT_EFFECTS = [
-  ["revoked", "revoked"],
-  ["refused", "refused"],
-  ["failedWrs", "failed WRs"],
-  ["staleTranslations", "stale translations"],
-  ["rerouted", "rerouted"],
-  ["staleMapTypes", "stale map types"],
-  ["timedOut", "timed out"],
-  ["lost", "lost"],
-  ["delayed", "delayed"],
-] as const satisfies ReadonlyArray<readonly [keyof FaultReport, string]>;
-
-/**
- * A fault's non-zero effects in one line (`revoked 1 · refused 8`), or `none`.
- * @param report a {@link FaultReport}, or its JSON (missing counters count as zero).
- */
-export function faultEffects(report: FaultReport | Readonly<Partial<Record<string, unknown>>>): string {
-  const counters = report as Readonly<Partial<Record<string, unknown>>>;
-  const parts = FAULT_EFFECTS.flatMap(([key, words]) => {
-    const n = counters[key];
-    return typeof n === "number" && n > 0 ? [`${words} ${n}`] : [];
-  });
-  return parts.length === 0 ? "none" : parts.join(" · ");
-}
-
 /** Every fault of the catalogue, by kind; the types make a missing one a compile error. */
 const STRIKES: Record<FaultKind, Strike> = { ...VFIO_STRIKES, ...IOMMU_STRIKES, ...LINK_STRIKES, ...ACS_STRIKES };
 

@@ -24,7 +24,7 @@ import type { PciFunction } from "../pci/topology.js";
 import { vfioPciDmaBufMove } from "./dmabuf-move.js";
 import { pciResetFunctions, powerStateRank } from "./revoke-triggers.js";
 import "./trace-kinds.js";
-import { failed, OK, spawnVfioOp, type VfioOp } from "./vfio-op.js";
+import { failed, OK, spawnVfioOp, type VfioOp, type VfioOpBody } from "./vfio-op.js";
 import type { VfioPciDevice } from "./vfio-pci-device.js";
 
 /** Options of {@link vfioPciHotReset}. */
@@ -60,11 +60,25 @@ export function vfioPciHotReset(devices: readonly VfioPciDevice[], options: HotR
     "hot reset needs an open device of the set",
   );
   const labels = devices.map((d) => d.label);
-  return spawnVfioOp(first.engine, `${labels.join("+")}:hot-reset`, function* (op) {
-    const errno = yield* hotResetBody(devices, bridge, op.name, options);
-    first.engine.trace.emit("vfio", "hot-reset.done", { devices: labels, errno: errno ?? null });
-    return errno === undefined ? OK : failed<void>(errno);
-  });
+  return spawnVfioOp(first.engine, `${labels.join("+")}:hot-reset`, (op) => hotResetOp(op, first, devices, bridge, options, labels));
+}
+
+/**
+ * The request's process: the reset, then its trace. A module-level generator, not a `function*`
+ * closure per call: V8 gives each generator closure its own initial map in old space, which
+ * keeps the closure's captures (the devices, hence the whole run) alive through later scavenges.
+ */
+function* hotResetOp(
+  op: VfioOp,
+  first: VfioPciDevice,
+  devices: readonly VfioPciDevice[],
+  bridge: PciFunction,
+  options: HotResetOptions,
+  labels: string[],
+): VfioOpBody<void> {
+  const errno = yield* hotResetBody(devices, bridge, op.name, options);
+  first.engine.trace.emit("vfio", "hot-reset.done", { devices: labels, errno: errno ?? null });
+  return errno === undefined ? OK : failed<void>(errno);
 }
 
 function* hotResetBody(

