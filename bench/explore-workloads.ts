@@ -1,43 +1,37 @@
 /**
- * The explore benchmark's workload: sweeps of the flagship scenario (safety and liveness phases,
- * every monitor on), in this thread or on worker threads through the pool `p2psim explore --jobs`
- * uses. Wall-clock time is read here, never in the model.
+ * The explore benchmark's workload: `p2psim explore` sweeps timed as a user sees them, the
+ * compiled CLI in a fresh process each time, so every sweep pays what a real one pays (starting
+ * node, loading the scenario, starting workers, warming up the JIT) and none inherits a warm JIT
+ * from the sweep before. Wall-clock time is read here, never in the model.
  */
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { runSweep } from "../src/cli/explore-pool.js";
-import { loadScenarioFile } from "../src/cli/load-scenario-file.js";
-import type { SweepConfig } from "../src/scenario/explore.js";
 
-/** The flagship, found from the compiled bench (dist/bench) or the sources (bench). */
-export const FLAGSHIP_FILE = fileURLToPath(
-  new URL(import.meta.url.includes("/dist/") ? "../../scenarios/revoke-during-cq-writes.yaml" : "../scenarios/revoke-during-cq-writes.yaml", import.meta.url),
-);
+/** The compiled CLI beside the compiled bench (dist/bench → dist/src/cli). */
+const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+/** A bundled scenario, found from the compiled bench (dist/bench) or the sources (bench). */
+export function scenarioFile(name: string): string {
+  return fileURLToPath(new URL(`${import.meta.url.includes("/dist/") ? "../../" : "../"}scenarios/${name}`, import.meta.url));
+}
 
 /** One timed sweep. */
 export interface SweepTiming {
   readonly seeds: number;
+  readonly jobs: number;
   readonly seconds: number;
-  readonly eventsPerSeed: number;
-  readonly failing: number;
 }
 
 /**
- * Sweeps seeds `from..from+count-1` of the flagship on `jobs` threads and times it.
- * @param onWorkers run on worker threads even for one job (else one job runs in this thread).
+ * Runs `p2psim explore FILE --seeds 1..SEEDS --jobs JOBS` and times it, start-up included.
+ * @throws Error when the bench is not the compiled one (the CLI and its worker are compiled
+ * modules), or when the command fails (exit status other than 0, pass, or 1, some seed failed).
  */
-export function timeFlagshipSweep(from: number, count: number, jobs: number, onWorkers = false): SweepTiming {
-  const loaded = loadScenarioFile(FLAGSHIP_FILE);
-  if (!loaded.ok) throw new Error(loaded.lines.join("\n"));
-  const config: SweepConfig = { swarm: false, checkDeterminism: false, capsules: false, version: "bench" };
-  const seeds = Array.from({ length: count }, (_, i) => from + i);
+export function timeExploreCli(file: string, seeds: number, jobs: number): SweepTiming {
+  if (!import.meta.url.includes("/dist/")) throw new Error("the explore suite times the compiled CLI: run `npm run bench`");
   const start = process.hrtime.bigint();
-  const run = runSweep({ file: FLAGSHIP_FILE, loaded: loaded.loaded, seeds, config, jobs, stopOnFirst: false, onWorkers });
+  const run = spawnSync(process.execPath, [CLI, "explore", file, "--seeds", `1..${seeds}`, "--jobs", String(jobs)], { encoding: "utf8" });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const events = run.outcomes.reduce((sum, o) => sum + o.events, 0);
-  return {
-    seeds: run.outcomes.length,
-    seconds,
-    eventsPerSeed: events / run.outcomes.length,
-    failing: run.outcomes.filter((o) => o.verdict === "violation").length,
-  };
+  if (run.status !== 0 && run.status !== 1) throw new Error(`p2psim explore exited ${run.status}: ${run.stderr}`);
+  return { seeds, jobs, seconds };
 }

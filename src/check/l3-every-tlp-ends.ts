@@ -18,6 +18,16 @@ interface OpenRead {
 }
 
 /**
+ * The key of a read by `requester` at `address`. The address in hex, not decimal: V8 caches the
+ * decimal string of every number outside its small-integer range (bus addresses mostly are) in a
+ * heap-wide table that scavenges treat as live, so decimal keys would survive into old space,
+ * run after run, until a full GC (issue #7). Hex strings are not cached.
+ */
+function readKey(requester: string | undefined, address: number | undefined): string {
+  return `${requester}|${address === undefined ? "" : address.toString(16)}`;
+}
+
+/**
  * Creates the L3 monitor.
  *
  * Observes `pci/tlp` (option `tlpEvents`): an MRd that reached its target opens a read keyed by
@@ -66,18 +76,18 @@ export function createL3Monitor(): Monitor {
         // A target's refusal follows its own traced MRd (status UR); only the root complex's is untraced.
         const ownRequest = before?.kind === "tlp" && before.tlp === "MRd" && before.requester === requester && before.address === address;
         if (event.kind === "tlp.ur" && ownRequest) return undefined;
-        const key = `${requester}|${address}`;
+        const key = readKey(requester, address);
         refused.set(key, (refused.get(key) ?? 0) + 1);
         return undefined;
       }
       if (event.kind === "tlp.lost") {
         if (str(event, "tlp") !== "MRd") return undefined;
-        const key = `${str(event, "requester")}|${num(event, "address")}`;
+        const key = readKey(str(event, "requester"), num(event, "address"));
         lost.set(key, (lost.get(key) ?? 0) + 1);
         return undefined;
       }
       if (event.kind === "cpl.timeout") {
-        const key = `${str(event, "requester")}|${num(event, "address")}`;
+        const key = readKey(str(event, "requester"), num(event, "address"));
         if (take(lost, key)) return undefined;
         const queue = open.get(key);
         if (queue?.shift() !== undefined) count--;
@@ -90,12 +100,12 @@ export function createL3Monitor(): Monitor {
       const address = num(event, "address") ?? 0;
       const bytes = num(event, "bytes") ?? 0;
       if (tlp === "MRd") {
-        add(`${requester}|${address}`, { request: event, next: address, remaining: bytes });
+        add(readKey(requester, address), { request: event, next: address, remaining: bytes });
         count++;
         return undefined;
       }
       if (tlp !== "CplD") return undefined;
-      const key = `${requester}|${address}`;
+      const key = readKey(requester, address);
       const ur = str(event, "status") === "UR";
       if (ur && take(refused, key)) return undefined;
       const queue = open.get(key);
@@ -121,7 +131,7 @@ export function createL3Monitor(): Monitor {
       }
       read.next += bytes;
       read.remaining -= bytes;
-      add(`${requester}|${read.next}`, read);
+      add(readKey(requester, read.next), read);
       return undefined;
     },
     end(nowPs) {

@@ -1,5 +1,5 @@
 /**
- * `p2psim explore SCENARIO --seeds A..B`: a seed sweep, on worker threads with `--jobs N`, one
+ * `p2psim explore SCENARIO --seeds A..B`: a seed sweep, on N threads with `--jobs N`, one
  * shard of it with `--shard i/n`. Writes a replay capsule per failing seed and `summary.json` with
  * `--out DIR`, else prints the summary; `--csv FILE` writes one row per seed and `--report FILE` the
  * HTML report (with the first failure shrunk). The summary JSON carries the scenario's machine
@@ -121,7 +121,6 @@ export function exploreCommand(o: ExploreCommandOptions, version: string, io: Ex
   if (o.out !== undefined) mkdirSync(o.out, { recursive: true });
   const progress = new SweepProgress(io.progress, seeds.length);
   const run = runSweep({
-    file: o.file,
     loaded: loaded.loaded,
     seeds,
     config,

@@ -1,31 +1,28 @@
 /**
- * Runs a sweep's seeds: in this thread for one job, or on N `worker_threads` for more. Outcomes
- * are handed on in seed order whatever order the workers finish in, so the output of a sweep is
- * the same for any number of jobs. With stop-on-first the sweep ends at the lowest failing seed:
- * seeds above it that a worker had already run are dropped.
+ * Runs a sweep's seeds: in this thread for one job; for N jobs, in this thread and on N − 1
+ * `worker_threads` (this thread runs seeds one at a time between looking after the workers, so
+ * a sweep pays one worker start-up less). Outcomes are handed on in seed order whatever order the
+ * threads finish in, so the output of a sweep is the same for any number of jobs. With
+ * stop-on-first the sweep ends at the lowest failing seed: seeds above it that a thread had
+ * already run are dropped.
  *
  * The pool waits synchronously (`Atomics.wait` on a counter the workers bump, then
  * `receiveMessageOnPort`), so `explore` stays a synchronous command like the others and its exit
  * code reaches the process the same way.
  */
+import { setFlagsFromString } from "node:v8";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { exploreSeed, type SeedOutcome, type SweepConfig } from "../scenario/explore.js";
 import type { LoadedScenario } from "../scenario/load-scenario.js";
-import type { ExploreWorkerData, ExploreWorkerMessage } from "./explore-worker.js";
+import type { ExploreWorkerData, ExploreWorkerMessage, LoadedScenarioData } from "./explore-worker.js";
 
 /** What to run. */
 export interface SweepJob {
-  readonly file: string;
   readonly loaded: LoadedScenario;
   readonly seeds: readonly number[];
   readonly config: SweepConfig;
   readonly jobs: number;
   readonly stopOnFirst: boolean;
-  /**
-   * Run on worker threads even for one job. The benchmark's speed-up compares one worker with
-   * two, so that both pay worker start-up and JIT warm-up alike.
-   */
-  readonly onWorkers?: boolean;
   /** Called once per kept outcome, in seed order (the progress display). */
   readonly onOutcome?: (outcome: SeedOutcome, done: number) => void;
 }
@@ -80,17 +77,39 @@ interface Member {
   busy: number | undefined;
 }
 
-function startMember(file: string, config: SweepConfig, signal: SharedArrayBuffer): Member {
+function startMember(loaded: LoadedScenarioData, config: SweepConfig, signal: SharedArrayBuffer): Member {
   const { port1, port2 } = new MessageChannel();
-  const workerData: ExploreWorkerData = { file, config, port: port2, signal };
+  const workerData: ExploreWorkerData = { loaded, config, port: port2, signal };
   const worker = new Worker(new URL("./explore-worker.js", import.meta.url), { workerData, transferList: [port2] });
   return { worker, port: port1, ready: false, busy: undefined };
 }
 
-function runOnWorkers(job: SweepJob): SweepRun {
+/** Takes every message the members have posted; whether there was any. */
+function receive(members: readonly Member[], order: InOrder): boolean {
+  let got = false;
+  for (const m of members) {
+    for (let received = receiveMessageOnPort(m.port); received !== undefined; received = receiveMessageOnPort(m.port)) {
+      got = true;
+      const message = received.message as ExploreWorkerMessage;
+      if (message.kind === "error") throw new Error(`explore worker: ${message.message}`);
+      if (message.kind === "ready") m.ready = true;
+      else {
+        const first = m.busy as number;
+        for (const [i, outcome] of message.outcomes.entries()) order.add(first + i, outcome);
+        m.busy = undefined;
+      }
+    }
+  }
+  return got;
+}
+
+function runShared(job: SweepJob): SweepRun {
   const signal = new SharedArrayBuffer(4);
   const counter = new Int32Array(signal);
-  const members = Array.from({ length: Math.min(job.jobs, job.seeds.length) }, () => startMember(job.file, job.config, signal));
+  const { scenario, file, topologySpec } = job.loaded;
+  const data: LoadedScenarioData = { scenario, file, topologySpec };
+  const members = Array.from({ length: Math.max(0, Math.min(job.jobs, job.seeds.length) - 1) }, () => startMember(data, job.config, signal));
+  const threads = members.length + 1;
   const order = new InOrder(job);
   let next = 0;
   let idleSlices = 0;
@@ -98,29 +117,23 @@ function runOnWorkers(job: SweepJob): SweepRun {
     for (;;) {
       for (const m of members) {
         if (m.busy === undefined && next < order.limit) {
-          const size = Math.max(1, Math.min(BATCH_MAX, Math.floor((order.limit - next) / (members.length * 4))));
+          const size = Math.max(1, Math.min(BATCH_MAX, Math.floor((order.limit - next) / (threads * 4))));
           m.busy = next;
           m.worker.postMessage(job.seeds.slice(next, next + size));
           next += size;
         }
       }
+      if (next < order.limit) {
+        // One seed here, then back to the workers, so none waits long for its next batch.
+        const i = next++;
+        order.add(i, exploreSeed(job.loaded, job.seeds[i] as number, job.config));
+        receive(members, order);
+        idleSlices = 0;
+        continue;
+      }
       if (members.every((m) => m.busy === undefined)) break;
       const seen = Atomics.load(counter, 0);
-      let got = false;
-      for (const m of members) {
-        for (let received = receiveMessageOnPort(m.port); received !== undefined; received = receiveMessageOnPort(m.port)) {
-          got = true;
-          const message = received.message as ExploreWorkerMessage;
-          if (message.kind === "error") throw new Error(`explore worker: ${message.message}`);
-          if (message.kind === "ready") m.ready = true;
-          else {
-            const first = m.busy as number;
-            for (const [i, outcome] of message.outcomes.entries()) order.add(first + i, outcome);
-            m.busy = undefined;
-          }
-        }
-      }
-      if (got) {
+      if (receive(members, order)) {
         idleSlices = 0;
         continue;
       }
@@ -139,10 +152,19 @@ function runOnWorkers(job: SweepJob): SweepRun {
 }
 
 /**
- * Runs the sweep: in this thread when `jobs` is 1 (unless `onWorkers`), else on that many worker
+ * Runs the sweep: in this thread when `jobs` is 1, else in this thread and `jobs` − 1 worker
  * threads (the compiled `explore-worker.js` beside this module).
+ *
+ * Turns off V8's allocation-site pretenuring for the whole process first (worker threads share
+ * the flag). V8 samples which object literals survive scavenges and allocates those straight in
+ * old space; a run's topology and buffers qualify, since a run in progress at a scavenge keeps
+ * them, but a run's objects all die with the run. Pretenured, they point at the run's young
+ * objects, which scavenges must then keep and promote until a full GC: on
+ * rdma-write-during-flr.yaml 11 % of each scavenge survived with pretenuring, 1.4 % without, and
+ * two threads promoting that much stop scaling (issue #7).
  * @throws Error when a worker fails (a model bug, or the worker module missing).
  */
 export function runSweep(job: SweepJob): SweepRun {
-  return job.jobs <= 1 && job.onWorkers !== true ? runInProcess(job) : runOnWorkers(job);
+  setFlagsFromString("--no-allocation-site-pretenuring");
+  return job.jobs <= 1 ? runInProcess(job) : runShared(job);
 }

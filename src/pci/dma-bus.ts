@@ -100,6 +100,14 @@ export interface BusPath extends TlpPath {
   readonly route: BusRoute;
 }
 
+/**
+ * `path` with its route. Field by field, not `{ ...path, route }`: V8 gives every spread-then-extend
+ * literal a fresh map in old space, which keeps the run's young objects alive through scavenges.
+ */
+export function busPath(path: TlpPath, route: BusRoute): BusPath {
+  return { hops: path.hops, kinds: path.kinds, links: path.links, expressAt: path.expressAt, route };
+}
+
 /** Why a function does not answer memory requests (MSE off, in reset, not in D0) [kernel.md §c.6], or undefined when it does. */
 export function urReason(fn: PciFunction): string | undefined {
   if (fn.inReset) return "in reset";
@@ -272,9 +280,9 @@ export class DmaBus {
     const hops = { request: route.request, completion: route.completion, refusal: route.completion.slice(Math.max(0, atRootComplex)) };
     for (const h of [hops.request, hops.completion, hops.refusal]) this.fabric.prepare(h);
     into.hops = hops;
-    into.request = { ...this.fabric.compile(hops.request), route: into };
-    into.completion = { ...this.fabric.compile(hops.completion), route: into };
-    into.refusal = { ...this.fabric.compile(hops.refusal), route: into };
+    into.request = busPath(this.fabric.compile(hops.request), into);
+    into.completion = busPath(this.fabric.compile(hops.completion), into);
+    into.refusal = busPath(this.fabric.compile(hops.refusal), into);
   }
 
   /**
@@ -319,7 +327,7 @@ export class DmaBus {
       const requester = c.route.requester?.label ?? "cpu";
       trace.emit("pci", "route.changed", { requester, target: c.route.targetName, before: c.before, after: c.after, throughRootComplex: c.through });
     }
-    return { ...write, rerouted };
+    return { old: write.old, new: write.new, ignored: write.ignored, rerouted };
   }
 
   /**

@@ -76,8 +76,9 @@ function downHops(chain: readonly PciFunction[], topIndex: number): Hop[] {
 
 function reverse(hops: readonly Hop[]): Hop[] {
   return [...hops].reverse().map((hop) => {
-    if (hop.kind === "link") return { ...hop, direction: hop.direction === "up" ? ("down" as const) : ("up" as const) };
-    if (hop.kind === "switch") return { ...hop, from: hop.to, to: hop.from };
+    // Spelled out, not `{ ...hop, … }`: V8 gives spread-then-extend literals fresh maps in old space.
+    if (hop.kind === "link") return { kind: "link", port: hop.port, direction: hop.direction === "up" ? ("down" as const) : ("up" as const) };
+    if (hop.kind === "switch") return { kind: "switch", usp: hop.usp, from: hop.to, to: hop.from };
     return hop;
   });
 }

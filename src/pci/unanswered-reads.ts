@@ -4,7 +4,7 @@
  * answers UR for a link that is down [kernel.md §c.6].
  */
 import { assert } from "../fabric/assert.js";
-import type { BusPath } from "./dma-bus.js";
+import { type BusPath, busPath } from "./dma-bus.js";
 import type { Fabric } from "./fabric.js";
 import type { PciFunction } from "./topology.js";
 
@@ -95,7 +95,7 @@ export class PortCompletionPaths {
     }
     let path = byPort.get(port);
     if (path === undefined) {
-      path = { ...this.fabric.compile(hops.slice(at + (throughSwitch ? 2 : 1))), route };
+      path = busPath(this.fabric.compile(hops.slice(at + (throughSwitch ? 2 : 1))), route);
       byPort.set(port, path);
     }
     return { path, delayPs: throughSwitch ? switchLatencyPs : 0 };

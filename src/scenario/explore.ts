@@ -9,7 +9,7 @@
 import type { InvariantId } from "../check/monitor.js";
 import { PROBES, type ProbeName } from "../check/probes.js";
 import { RngStream } from "../fabric/rng.js";
-import { type Capsule, captureRun, makeCapsule } from "./capsule.js";
+import { type Capsule, captureRun, makeCapsule } from "./capsule-freeze.js";
 import { checkDeterminism } from "./determinism.js";
 import type { LoadedScenario } from "./load-scenario.js";
 import { type RunOptions, runScenario } from "./run-scenario.js";

@@ -4,7 +4,7 @@
  * (devices, NICs, fault targets) checked against that topology — all before anything runs. Every
  * error names the file, the JSON path and what was expected (exit 2 at the command line).
  */
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { LineCounter, parseDocument } from "yaml";
 import { importTopologyDocument, jsonPathOf, schemaExpectation } from "../io/topology-file.js";
 import { buildTopology } from "../pci/build-topology.js";
@@ -13,8 +13,15 @@ import type { TopologySpec } from "../pci/topology-spec.js";
 import type { Scenario } from "./scenario.js";
 import { SCENARIO_SCHEMA } from "./scenario-schema.js";
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, discriminator: true });
-const validate = ajv.compile<Scenario>(SCENARIO_SCHEMA);
+/**
+ * The scenario schema's validator, compiled on first use: compiling costs about 60 ms, and the
+ * worker threads of `explore --jobs` import this module (through capsules) without validating.
+ */
+let validator: ValidateFunction<Scenario> | undefined;
+function schemaErrors(value: unknown): ErrorObject[] {
+  validator ??= new Ajv2020({ allErrors: true, strict: true, discriminator: true }).compile<Scenario>(SCENARIO_SCHEMA);
+  return validator(value) ? [] : (validator.errors ?? []);
+}
 
 /** A located problem with a scenario file. */
 export interface ScenarioIssue {
@@ -55,9 +62,8 @@ function parse(text: string, file: string): { ok: true; value: unknown } | { ok:
 
 /** The schema errors of `value`, deepest first. */
 function schemaIssues(value: unknown, file: string): ScenarioIssue[] {
-  if (validate(value)) return [];
   return (
-    (validate.errors ?? [])
+    schemaErrors(value)
       // A fault's "exactly one of atUs/windowUs" says it all; its branches' own `required` errors would only confuse.
       .filter((e) => !e.schemaPath.startsWith("#/properties/faults/items/oneOf/"))
       .map((e) => ({

@@ -56,8 +56,7 @@ export function startRdmaWriteStream(world: RdmaWriteWorld, qp: NicQp, cq: NicCq
   let reaping = true;
   let lastOkPs: number | undefined;
   const startedPs = world.engine.nowPs;
-  const wr = (wrId: number, remoteOffset: number) =>
-    options.read ? { ...world.write(wrId, options.bytes, 0, remoteOffset), opcode: "RDMA_READ" as const } : world.write(wrId, options.bytes, 0, remoteOffset);
+  const wr = (wrId: number, remoteOffset: number) => world.write(wrId, options.bytes, 0, remoteOffset, options.read ? "RDMA_READ" : "RDMA_WRITE");
   const post = () => {
     while (!stopped && posted < options.count) {
       const room = Math.min(batch, depth - (posted - wcs.length), options.count - posted);

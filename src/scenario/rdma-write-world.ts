@@ -26,7 +26,7 @@ import type { PerfPlatform } from "../pci/perf-platform.js";
 import { GEN5_SERVER } from "../pci/perf-platform.js";
 import type { Topology } from "../pci/topology.js";
 import { encodeBufferDescs, IB_UVERBS_BUFFER_TYPE } from "../rdma/buffer-desc.js";
-import type { IbSendWr } from "../rdma/ib-wr.js";
+import type { IbSendWr, IbWrOpcode } from "../rdma/ib-wr.js";
 import { Nic, type NicConfig } from "../rdma/nic.js";
 import type { NicQp } from "../rdma/nic-qp.js";
 import { nicConnect } from "../rdma/nic-queue.js";
@@ -161,10 +161,10 @@ export function rdmaWriteWorld(options: RdmaWriteWorldOptions) {
     nicConnect(a, b, wire);
     return { a, b };
   };
-  /** An RDMA WRITE of `bytes` from `src` + `offset` to `dst` + `remoteOffset`. */
-  const write = (wrId: number, bytes: number, offset = 0, remoteOffset = offset): IbSendWr => ({
+  /** An RDMA WRITE (or `opcode`) of `bytes` from `src` + `offset` to `dst` + `remoteOffset`. */
+  const write = (wrId: number, bytes: number, offset = 0, remoteOffset = offset, opcode: IbWrOpcode = "RDMA_WRITE"): IbSendWr => ({
     wrId,
-    opcode: "RDMA_WRITE",
+    opcode,
     sge: { lkey: src.lkey, offset, length: bytes },
     remote: { rkey: dst.rkey, offset: remoteOffset },
   });

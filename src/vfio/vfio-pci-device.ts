@@ -215,7 +215,7 @@ export class VfioPciDevice implements VfioDmaBufOwner, VfioMoveContext {
     if (!this.settings.mutants.has("E27")) return provider;
     const first = this.fn.bars.find((b) => b.type !== "io");
     assert(first !== undefined, "a device with a provider has a memory BAR");
-    return { ...provider, busOffset: first.busAddress - first.cpuAddress };
+    return { fn: provider.fn, barIndex: provider.barIndex, busOffset: first.busAddress - first.cpuAddress };
   }
 
   /** Links `priv` under memory_lock and resv; `revoked` is the memory state now, or `early` (E7). Returns the memory state. */
