@@ -200,6 +200,7 @@ async function runExploreSuite(): Promise<void> {
     { name: "rdma-write-during-flr", file: flr, seeds: EXPLORE_FLR },
   ];
   const best = sweeps.map(() => [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);
+  const eventsPerSeed = sweeps.map(() => 0);
   for (const order of [
     [1, 2],
     [2, 1],
@@ -209,6 +210,7 @@ async function runExploreSuite(): Promise<void> {
         const t = timeExploreCli(sweep.file, sweep.seeds, jobs);
         const cell = best[k] as number[];
         cell[jobs - 1] = Math.min(cell[jobs - 1] as number, t.seconds);
+        eventsPerSeed[k] = t.eventsPerSeed;
       }
     }
   }
@@ -220,6 +222,7 @@ async function runExploreSuite(): Promise<void> {
         workload: `${sweep.name}, seeds 1..${sweep.seeds}, --jobs ${jobs}`,
         "wall s": Number(seconds(k, jobs).toFixed(2)),
         "seeds/s": Number((sweep.seeds / seconds(k, jobs)).toFixed(0)),
+        "events per seed": eventsPerSeed[k],
         "speed-up": jobs === 1 ? "" : `${(seconds(k, 1) / seconds(k, 2)).toFixed(2)}×`,
         target: jobs === 1 ? (sweep.file === flagship ? "≥ 200 seeds/s" : "") : "≥ 1.7×",
       })),
