@@ -80,7 +80,7 @@ export class ProbeSet {
         break;
       case "p2pdma/map-type":
         // Faithful, not a violation (I12): the kernel never refreshes its cache, so a sweep should say whether that was reached.
-        if (event.staleAgainst !== undefined) this.hits["stale-map-type-used"]++;
+        if (typeof event.staleAgainst === "string") this.hits["stale-map-type-used"]++;
         break;
     }
   }

@@ -35,8 +35,8 @@ declare module "../fabric/trace.js" {
        * upstream bridge (null when none), the counted nodes with RR/CR/EC, and whether the CURRENT
        * kernel's host-bridge rule (AMD Zen, else the allow list) would allow the pair, whatever
        * the profile [kernel.md §a.3, §a.4]; all three are null for a cache read. `staleAgainst`
-       * (cache reads only, present only when it differs from `mapType`): what a walk over today's
-       * ACS bits would answer — the cached answer is stale, as the kernel keeps it [§a.6].
+       * (a cache read that differs from today's walk, else null): what a walk over today's ACS
+       * bits would answer — the cached answer is stale, as the kernel keeps it [§a.6].
        */
       "map-type": {
         provider: string;
@@ -50,7 +50,7 @@ declare module "../fabric/trace.js" {
         commonUpstream: string | null;
         acsRedirect: string[] | null;
         hostBridgeAllowed: boolean | null;
-        staleAgainst?: PciP2pdmaMapType;
+        staleAgainst: PciP2pdmaMapType | null;
       };
     };
   }
@@ -304,40 +304,25 @@ export class P2pdma {
     if (trace === undefined) return;
     // Whole literals, not `{ ...base, … }`: V8 gives every spread-then-extend literal a fresh map in
     // old space, which keeps the run's young objects alive through scavenges. The field order is
-    // the fingerprint's: keep the three literals in step.
+    // the fingerprint's: keep the two literals in step.
     const clientIdx = mapTypesIdx(client);
     if (typeof answer === "string") {
       // A model-only look at today's bits: the kernel never re-walks for a cached pair.
       const today = calcMapTypeAndDist(provider, client, this.topology, this.profile).mapType;
-      if (today === answer)
-        trace.emit("p2pdma", "map-type", {
-          provider: provider.label,
-          client: client.label,
-          clientIdx,
-          query,
-          stored,
-          profile: this.profile,
-          source: "cache",
-          mapType: answer,
-          commonUpstream: null,
-          acsRedirect: null,
-          hostBridgeAllowed: null,
-        });
-      else
-        trace.emit("p2pdma", "map-type", {
-          provider: provider.label,
-          client: client.label,
-          clientIdx,
-          query,
-          stored,
-          profile: this.profile,
-          source: "cache",
-          mapType: answer,
-          commonUpstream: null,
-          acsRedirect: null,
-          hostBridgeAllowed: null,
-          staleAgainst: today,
-        });
+      trace.emit("p2pdma", "map-type", {
+        provider: provider.label,
+        client: client.label,
+        clientIdx,
+        query,
+        stored,
+        profile: this.profile,
+        source: "cache",
+        mapType: answer,
+        commonUpstream: null,
+        acsRedirect: null,
+        hostBridgeAllowed: null,
+        staleAgainst: today === answer ? null : today,
+      });
       return;
     }
     const platform = this.topology.platform;
@@ -355,6 +340,7 @@ export class P2pdma {
       commonUpstream: commonUpstream ?? null,
       acsRedirect: [...acsRedirect],
       hostBridgeAllowed,
+      staleAgainst: null,
     });
   }
 

@@ -58,7 +58,7 @@ function tally(report: FaultReport, event: TraceEvent): void {
   else if (event.layer === "iommu" && event.kind === "stale-translation") report.staleTranslations++;
   else if (event.layer === "rdma" && event.kind === "wqe.failed") report.failedWrs++;
   else if (event.layer === "pci" && event.kind === "acs.ctl" && typeof event.rerouted === "number") report.rerouted += event.rerouted;
-  else if (event.layer === "p2pdma" && event.kind === "map-type" && event.staleAgainst !== undefined) report.staleMapTypes++;
+  else if (event.layer === "p2pdma" && event.kind === "map-type" && typeof event.staleAgainst === "string") report.staleMapTypes++;
   else if (event.layer === "pci" && event.kind === "cpl.timeout") report.timedOut++;
   else if (event.layer === "pci" && event.kind === "tlp.lost") report.lost++;
   else if (event.layer === "pci" && event.kind === "link.trained" && typeof event.waited === "number") report.delayed += event.waited;

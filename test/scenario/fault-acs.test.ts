@@ -34,7 +34,7 @@ function run(options: RunOptions, text = TEXT) {
       : e.kind === "route.changed"
         ? `pci/route.changed ${e.requester} → ${e.target} through the root complex: ${e.throughRootComplex}`
         : e.kind === "map-type"
-          ? `p2pdma/map-type ${e.query} ${e.source} ${e.mapType}${e.staleAgainst === undefined ? "" : ` (stale: today ${e.staleAgainst})`}`
+          ? `p2pdma/map-type ${e.query} ${e.source} ${e.mapType}${e.staleAgainst == null ? "" : ` (stale: today ${e.staleAgainst})`}`
           : e.kind === "map"
             ? `dmabuf/map ${e.mapKind}`
             : e.kind === "map.refused"
