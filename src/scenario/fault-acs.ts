@@ -27,13 +27,9 @@ export const ACS_STRIKES: Strikes<"acs-change"> = {
     if (fn === undefined) throw new Error(`acs-change: ${f.target} is not a function of the topology`);
     const set = acsBits(f.acsSet ?? []);
     const clear = acsBits(f.acsClear ?? []);
-    // One event later at the same time, so that the fault's report (subscribed once the strike
-    // returns) counts the write's own effects.
-    w.engine.scheduleAt(w.engine.nowPs, () => {
-      w.rdma.bus.writeAcsCtl(fn, set, clear);
-      const states = new Set<P2pdma>([...w.devices.values()].map((d) => d.config.p2pdma));
-      for (const p2pdma of states) p2pdma.acsChanged(fn);
-    });
+    w.rdma.bus.writeAcsCtl(fn, set, clear);
+    const states = new Set<P2pdma>([...w.devices.values()].map((d) => d.config.p2pdma));
+    for (const p2pdma of states) p2pdma.acsChanged(fn);
     return undefined;
   },
 };

@@ -31,31 +31,20 @@ function portAbove(world: ScenarioWorld, fault: Fault): PciFunction {
   return fn.upstream;
 }
 
-/**
- * Runs `effect` as the next event at the fault's time: the fault's report starts counting when
- * the strike returns (faults.ts), and what the effect causes at once (TLPs lost as a link goes
- * down) must be counted.
- */
-function afterStrike(world: ScenarioWorld, effect: () => void): void {
-  world.engine.scheduleAt(world.engine.nowPs, effect);
-}
-
 /** Strikes of the link faults. */
 export const LINK_STRIKES: Strikes<"link-down" | "link-retrain" | "completion-timeout"> = {
   "link-retrain": (w, f) => {
     if (f.width === undefined) throw new Error(`link-retrain: ${f.target} has no width (the loader checks it)`);
     const { width, gen } = f;
     const port = portAbove(w, f);
-    afterStrike(w, () => w.rdma.bus.fabric.retrain(port, width, gen));
+    w.rdma.bus.fabric.retrain(port, width, gen);
     return undefined;
   },
   "link-down": (w, f) => {
     const port = portAbove(w, f);
     const fabric = w.rdma.bus.fabric;
     // A link already down stays down (a second fault on it changes nothing until one brings it up).
-    afterStrike(w, () => {
-      if (!fabric.linkIsDown(port)) fabric.linkDown(port);
-    });
+    if (!fabric.linkIsDown(port)) fabric.linkDown(port);
     // With a duration the link trains again, at the width and generation it had.
     if (f.durationUs !== undefined) {
       w.engine.scheduleAt(w.engine.nowPs + us(f.durationUs), () => {
@@ -69,10 +58,8 @@ export const LINK_STRIKES: Strikes<"link-down" | "link-retrain" | "completion-ti
     const { engine } = w;
     const fabric = w.rdma.bus.fabric;
     const untilPs = f.durationUs === undefined ? null : engine.nowPs + us(f.durationUs);
-    afterStrike(w, () => {
-      fabric.mutedCompleters.add(fn);
-      engine.trace.emit("pci", "completer.mute", { function: fn.label, untilPs });
-    });
+    fabric.mutedCompleters.add(fn);
+    engine.trace.emit("pci", "completer.mute", { function: fn.label, untilPs });
     if (untilPs !== null) {
       engine.scheduleAt(untilPs, () => {
         fabric.mutedCompleters.delete(fn);

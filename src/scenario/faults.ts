@@ -98,9 +98,11 @@ export function scheduleFaults(world: ScenarioWorld, faults: readonly Fault[], t
   struck.forEach((s, i) => {
     const fault = faults[i] as Fault;
     world.engine.scheduleAt(s.report.atPs, () => {
+      // Counting starts before the strike: what it causes at once (a revoke, TLPs lost as a link
+      // goes down, routes changed) is its effect too.
+      world.engine.trace.subscribe((event) => tally(s.report, event));
       s.op = STRIKES[fault.fault](world, fault, world.devices.get(fault.target), programs);
       s.done = true;
-      world.engine.trace.subscribe((event) => tally(s.report, event));
     });
   });
   return {
