@@ -2,14 +2,14 @@
  * Topology documents written by people: JSON or YAML, checked against the published schema
  * before anything else looks at them. Errors name the file, the JSON path and what was expected.
  */
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { LineCounter, parseDocument } from "yaml";
 import type { TopologySpec } from "../pci/topology-spec.js";
 import type { ImportIssue, TopologyImport } from "./import-types.js";
 import { TOPOLOGY_SCHEMA } from "./topology-schema.js";
 
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-const validate = ajv.compile<TopologySpec>(TOPOLOGY_SCHEMA);
+/** The topology schema's validator, compiled on first use: every CLI command imports this module, few read a topology file. */
+let validator: ValidateFunction<TopologySpec> | undefined;
 
 /** Turns a JSON pointer (`/hostBridges/0/kind`) into a JSON path (`$.hostBridges[0].kind`). */
 export function jsonPathOf(pointer: string): string {
@@ -66,8 +66,9 @@ export function schemaExpectation(error: ErrorObject): string {
  * @returns the typed document, or every schema violation as located issues (most specific first).
  */
 export function validateTopologyDocument(value: unknown, file: string): { ok: true; spec: TopologySpec } | { ok: false; errors: ImportIssue[] } {
-  if (validate(value)) return { ok: true, spec: value };
-  const errors = (validate.errors ?? [])
+  validator ??= new Ajv2020({ allErrors: true, strict: true }).compile<TopologySpec>(TOPOLOGY_SCHEMA);
+  if (validator(value)) return { ok: true, spec: value };
+  const errors = (validator.errors ?? [])
     .filter((e) => e.keyword !== "if")
     .map((e) => ({ file, jsonPath: jsonPathOf(e.instancePath), message: schemaExpectation(e) }))
     // The deepest path first; at one path, anyOf's summary before the branch errors it caused.
