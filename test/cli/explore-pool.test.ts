@@ -45,10 +45,10 @@ describe("runSweep", () => {
     expect(stopped.handed.map(([seed]) => seed)).toEqual(seeds.filter((seed) => seed <= first.seed));
   });
 
-  // With two jobs the worker takes the first batch (one seed of two) and this thread the next.
+  // With two jobs and three seeds the worker holds the first two batches (a seed each) and this thread runs the third.
   it.each([
-    ["a worker", [-1, 1], /^explore worker: seed -1: .*seed -1 is not a non-negative safe integer/s],
-    ["this thread", [1, -1], /seed -1 is not a non-negative safe integer/],
+    ["a worker", [-1, 1, 2], /^explore worker: seed -1: .*seed -1 is not a non-negative safe integer/s],
+    ["this thread", [1, 2, -1], /^(?!explore worker).*seed -1 is not a non-negative safe integer/s],
   ])("surfaces an error thrown on %s", (_, over, message) => {
     expect(() => sweep(2, false, over as number[])).toThrow(message as RegExp);
   });
