@@ -37,7 +37,8 @@ export class ProbeSet {
   private readonly zaps: number[] = [];
   /** Times of WQE fetches, ascending. */
   private readonly fetches: number[] = [];
-  private faultsInProgress = 0;
+  /** Pids of the page-fault processes running. */
+  private readonly faults = new Set<number>();
 
   /** Sees one event (subscribe it to the trace bus). */
   observe(event: TraceEvent): void {
@@ -60,17 +61,17 @@ export class ProbeSet {
       case "rdma/wqe.failed":
         this.zappedBetween(event.t);
         break;
-      case "rdma/mr.fault":
-        this.faultsInProgress++;
+      case "fabric/process.spawn":
+        // The NIC runs each page fault as a process named `<mr>/fault` (nic-mr-access.ts), from the
+        // access that found the MR zapped until it re-mapped or failed; `rdma/mr.fault` only marks its success.
+        if (String(event.process).endsWith("/fault")) this.faults.add(event.pid as number);
         break;
-      case "rdma/umem.map":
-      case "rdma/mr.fault.failed":
-        // A fault ends by re-mapping the umem or failing; a umem.map outside a fault changes nothing.
-        if (this.faultsInProgress > 0) this.faultsInProgress--;
+      case "fabric/process.exit":
+        this.faults.delete(event.pid as number);
         break;
       case "vfio/reset.begin":
       case "vfio/hot-reset.begin":
-        if (this.faultsInProgress > 0) this.hits["reset-during-mr-fault"]++;
+        if (this.faults.size > 0) this.hits["reset-during-mr-fault"]++;
         break;
       case "pci/tlp.ur":
         this.hits["ur-on-in-flight-request"]++;

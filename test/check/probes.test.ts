@@ -85,17 +85,21 @@ describe("each probe on a hand-written trace", () => {
     expect(probeHits(events)).toEqual(["invalidate-between-wqe-fetch-and-data ×2"]);
   });
 
-  it("a reset while an MR fault is open; none once the fault re-mapped or failed", () => {
+  it("a reset while an MR's page-fault process runs; none before it, after it, or during another process", () => {
     const events = [
-      ev(10, "rdma", "mr.fault", { mr: "nic0/mr#1" }),
-      ev(11, "vfio", "reset.begin", { device: "gpu0" }),
-      ev(12, "rdma", "umem.map", { umem: "nic0/umem#1" }),
+      ev(9, "vfio", "reset.begin", { device: "gpu0" }),
+      ev(10, "fabric", "process.spawn", { process: "nic0/mr#1/fault", pid: 7 }),
+      ev(11, "fabric", "process.spawn", { process: "nic0/qp#0/sq", pid: 8 }),
+      ev(12, "vfio", "reset.begin", { device: "gpu0" }),
       ev(13, "vfio", "hot-reset.begin", { device: "gpu0" }),
+      // A successful fault says so before its process ends: the fault is still open here.
       ev(14, "rdma", "mr.fault", { mr: "nic0/mr#1" }),
-      ev(15, "rdma", "mr.fault.failed", { mr: "nic0/mr#1" }),
-      ev(16, "vfio", "reset.begin", { device: "gpu0" }),
+      ev(15, "vfio", "reset.begin", { device: "gpu0" }),
+      ev(16, "fabric", "process.exit", { process: "nic0/mr#1/fault", pid: 7 }),
+      ev(17, "vfio", "reset.begin", { device: "gpu0" }),
+      ev(18, "fabric", "process.exit", { process: "nic0/qp#0/sq", pid: 8 }),
     ];
-    expect(probeHits(events)).toEqual(["reset-during-mr-fault ×1"]);
+    expect(probeHits(events)).toEqual(["reset-during-mr-fault ×3"]);
   });
 
   it("a UR, a CQ error event, and a stale cached map type each count; other async events and fresh answers do not", () => {
