@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Checkpoint, seedsToReach, sweepRate } from "../../bench/explore-scaling.js";
+import type * as Workloads from "../../bench/explore-workloads.js";
 
 /** Checkpoints of a sweep that follows `fixed + n / rate` exactly, a tenth at a time. */
 function tenths(seeds: number, fixed: number, rate: number): Checkpoint[] {
@@ -49,5 +51,18 @@ describe("seedsToReach", () => {
     expect(fast.fixedSeconds).toBeCloseTo(2, 9);
     // 1 + n/4000 = 1.7 (2 + n/8000) ⇒ n (1/4000 − 1.7/8000) = 2.4 ⇒ n = 64,000.
     expect(seedsToReach(1.7, slow, fast)).toBe(64_000);
+  });
+});
+
+describe("timeExploreCli (compiled)", () => {
+  it("times a real sweep with a checkpoint per tenth, in order, and reads its events per seed", async () => {
+    const dist = join(import.meta.dirname, "..", "..", "dist", "bench", "explore-workloads.js");
+    const { timeExploreCli, scenarioFile } = (await import(dist)) as typeof Workloads;
+    const t = await timeExploreCli(scenarioFile("revoke-during-cq-writes.yaml"), 40, 2);
+    expect(t.checkpoints.map((c) => c.done)).toEqual([4, 8, 12, 16, 20, 24, 28, 32, 36, 40]);
+    const times = t.checkpoints.map((c) => c.seconds);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(t.seconds).toBeGreaterThanOrEqual(times.at(-1) as number);
+    expect(t.eventsPerSeed).toBe(51);
   });
 });
