@@ -78,7 +78,8 @@ interface Member {
   /**
    * The first seed position of each batch sent and not yet answered, oldest first. Two are kept
    * in flight, so a worker that ends a batch starts the next at once instead of waiting for this
-   * thread to finish its own seed and send one (6 % of a worker's time on rdma-write-during-flr).
+   * thread to finish its own seed and send one (with one in flight, two jobs took 12.1–13.1 s for
+   * 60,000 flagship seeds; with two, 11.4–11.9 s).
    */
   readonly batches: number[];
 }
